@@ -1,0 +1,289 @@
+"""The Alert24 client: POST one change, retry what is worth retrying, and say why it failed.
+
+An explicit loop rather than urllib3's Retry: it has to honour Retry-After as seconds or as a date
+with a cap, send the same bytes every time, never follow a redirect with the key, and tell the user
+after every attempt what happened. That reads more plainly as a loop than as Retry's options.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+log = logging.getLogger("alert24")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BACKOFF_BASE = 0.5  # seconds before the first retry; doubled at each one, with jitter
+BACKOFF_CAP = 8.0
+RETRY_AFTER_CAP = 30.0  # however long Alert24 asks for, a run ends in bounded time
+BODY_LIMIT = 64 * 1024  # an answer larger than this is cut: only the id or the error is needed
+
+HINTS = {
+    400: "Alert24 names the field it rejected above; check that variable.",
+    401: "Check that ALERT24_API_KEY holds a current key (not expired or revoked).",
+    403: "The key needs the 'write' scope: create one with it in Alert24.",
+    404: "Check SERVICE_ID, and that ALERT24_BASE_URL is your Alert24 address.",
+    429: "Alert24 is limiting requests; the pipe gave up after its retries (see MAX_RETRIES).",
+}
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    url: str
+    api_key: str = field(repr=False)
+    body: dict[str, Any]
+
+    def headers(self, *, redacted: bool = False) -> dict[str, str]:
+        key = "********" if redacted else self.api_key
+        return {
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "alert24-track-deployment (Bitbucket Pipe)",
+        }
+
+    def payload(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: int
+    change_id: str | None
+    request_id: str | None
+    attempts: int
+
+
+class DeliveryFailed(Exception):
+    """Alert24 did not record the change; the message says why and what to do."""
+
+    def __init__(self, reason: str, *, status: int | None = None, request_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.request_id = request_id
+
+
+class Stopped(BaseException):
+    """The step was stopped (SIGTERM) before Alert24 confirmed the change.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (logging's
+    own among them) swallows it."""
+
+
+@dataclass
+class Answer:
+    """One attempt's outcome: a response, or the connection problem that replaced it."""
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    problem: str | None = None
+    retryable: bool = False
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("X-Request-Id")
+
+
+def deliver(
+    request: ChangeRequest,
+    *,
+    timeout: float,
+    max_retries: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries."""
+    payload = request.payload()
+    attempts = max_retries + 1
+    log.debug("POST %s", request.url)
+    for name, value in request.headers(redacted=True).items():
+        log.debug("  %s: %s", name, value)
+    with requests.Session() as session:
+        for attempt in range(1, attempts + 1):
+            answer = send(session, request, payload, timeout)
+            if answer.status is not None and 200 <= answer.status < 300:
+                return Delivery(answer.status, change_id(answer.body), answer.request_id, attempt)
+            if not answer.retryable or attempt == attempts:
+                raise failure(answer, attempt)
+            delay = wait_before_retry(answer, attempt)
+            try:
+                log.warning(
+                    "%s; retrying in %.1f s (attempt %d of %d).",
+                    describe(answer),
+                    delay,
+                    attempt + 1,
+                    attempts,
+                )
+                sleep(delay)
+            except Stopped:
+                raise Stopped("while waiting to retry: the change was not recorded") from None
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def send(
+    session: requests.Session, request: ChangeRequest, payload: bytes, timeout: float
+) -> Answer:
+    try:
+        response = session.post(
+            request.url,
+            data=payload,
+            headers=request.headers(),
+            timeout=timeout,
+            allow_redirects=False,  # the key goes to ALERT24_BASE_URL and nowhere else
+            stream=True,
+        )
+        with response:
+            body = read_limited(response, deadline=time.monotonic() + timeout)
+    except Stopped:
+        raise Stopped("before Alert24 answered: the change may not have been recorded") from None
+    except requests.exceptions.SSLError as error:
+        return Answer(problem=f"TLS verification failed ({cause(error)})")
+    except requests.exceptions.ProxyError as error:
+        return Answer(problem=f"the proxy failed ({cause(error)})", retryable=True)
+    except requests.exceptions.Timeout:
+        return Answer(problem=f"no answer within TIMEOUT ({timeout:g} s)", retryable=True)
+    except requests.exceptions.ConnectionError as error:
+        return Answer(problem=f"could not connect ({cause(error)})", retryable=True)
+    except requests.exceptions.RequestException as error:
+        return Answer(problem=f"the request failed ({cause(error)})")
+    headers = dict(response.headers)
+    log.debug(
+        "Alert24 answered %s (X-Request-Id: %s)", response.status_code, headers.get("X-Request-Id")
+    )
+    log.debug("  body: %s", body[:2000].decode("utf-8", "replace"))
+    return Answer(
+        response.status_code, headers, body, retryable=response.status_code in RETRY_STATUSES
+    )
+
+
+def read_limited(response: requests.Response, *, deadline: float) -> bytes:
+    """At most BODY_LIMIT bytes, and no longer than the attempt's time: a slow drip ends too."""
+    body = b""
+    for chunk in response.iter_content(8192):
+        body += chunk
+        if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
+            break
+    return body[:BODY_LIMIT]
+
+
+def wait_before_retry(answer: Answer, attempt: int, rng: random.Random | None = None) -> float:
+    asked = retry_after(answer.headers.get("Retry-After"))
+    if asked is not None:
+        return min(asked, RETRY_AFTER_CAP)
+    return backoff(attempt, rng or random.Random())  # noqa: S311 (jitter, not secrecy)
+
+
+def backoff(attempt: int, rng: random.Random) -> float:
+    """Exponential, with jitter so that many pipelines retrying at once spread out."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def change_id(body: bytes) -> str | None:
+    """The new change's id, where the answer has one: `{"data": {"id"}}` or `{"id"}`."""
+    document = parse_json(body)
+    if not isinstance(document, dict):
+        return None
+    data = document.get("data")
+    found = data.get("id") if isinstance(data, dict) else document.get("id")
+    return str(found) if found not in (None, "") else None
+
+
+def failure(answer: Answer, attempts: int) -> DeliveryFailed:
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    reason = f"{describe(answer)}{tried}"
+    hint = hint_for(answer)
+    if hint:
+        reason = f"{reason}. {hint}"
+    return DeliveryFailed(reason, status=answer.status, request_id=answer.request_id)
+
+
+def describe(answer: Answer) -> str:
+    if answer.status is None:
+        return str(answer.problem)
+    error = alert24_error(answer.body)
+    what = f"Alert24 answered HTTP {answer.status}"
+    if error:
+        what = f"{what} {error}"
+    if answer.request_id:
+        what = f"{what} (X-Request-Id: {answer.request_id})"
+    return what
+
+
+def alert24_error(body: bytes) -> str | None:
+    """`type: message` from Alert24's error shape, else the start of whatever came back."""
+    document = parse_json(body)
+    error = document.get("error") if isinstance(document, dict) else None
+    if isinstance(error, dict):
+        parts = (str(error.get(key)) for key in ("type", "message") if error.get(key))
+        return ": ".join(parts) or None
+    text = " ".join(body[:200].decode("utf-8", "replace").split())
+    return repr(text) if text else None
+
+
+def hint_for(answer: Answer) -> str | None:
+    if answer.status is not None and 300 <= answer.status < 400:
+        where = answer.headers.get("Location", "elsewhere")
+        return (
+            f"It redirects to {where}; the pipe does not follow redirects, so that the key goes "
+            "nowhere but ALERT24_BASE_URL. Set ALERT24_BASE_URL to Alert24's own address"
+        )
+    if answer.problem and answer.problem.startswith("TLS"):
+        return (
+            "If a proxy or a private certificate authority sits in between, pass its CA file as "
+            "REQUESTS_CA_BUNDLE in the pipe's variables"
+        )
+    if answer.problem and answer.problem.startswith("the proxy"):
+        return "Check HTTPS_PROXY and NO_PROXY in the pipe's variables"
+    if answer.status is None:
+        return "Check ALERT24_BASE_URL and the runner's network (HTTPS_PROXY, NO_PROXY)"
+    if answer.status >= 500:
+        return "Alert24 had a problem; try again later, and quote the X-Request-Id to support"
+    return HINTS.get(answer.status)
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def cause(error: Exception) -> str:
+    """The innermost reason of a requests error, without urllib3's wrappers and object reprs."""
+    reason: BaseException = error
+    while True:
+        nested = [getattr(reason, "reason", None), *reason.args]
+        inner = next((e for e in nested if isinstance(e, BaseException) and e is not reason), None)
+        if inner is None:
+            break
+        reason = inner
+    text = re.sub(r"<[^>]*>: ", "", str(reason))
+    return text or type(reason).__name__

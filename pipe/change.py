@@ -1,0 +1,102 @@
+"""The change record: what the pipe tells Alert24, built from the pipe's variables and the step.
+
+A pure function, so that every rule of the mapping can be tested without a server. The body holds
+only fields Alert24 documents, and never a null or empty one: Alert24 does not say what it does with
+either, and leaving a field out lets its own default apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from checkout import Checkout
+from context import BitbucketContext
+
+BITBUCKET = "https://bitbucket.org"
+
+DOCUMENTED_FIELDS = (
+    "summary",
+    "service_id",
+    "change_type",
+    "description",
+    "source",
+    "commit_sha",
+    "commit_message",
+    "branch",
+    "pr_number",
+    "pr_url",
+    "pipeline_url",
+    "environment",
+    "risk_level",
+    "changed_by",
+    "external_id",
+    "tags",
+)
+
+ChangeRecord = dict[str, Any]
+
+
+def build_change(
+    variables: Mapping[str, Any], context: BitbucketContext, checkout: Checkout | None
+) -> ChangeRecord:
+    """The body to POST, from the validated variables, the step, and the checked-out commit."""
+    given = {name: value for name, value in variables.items() if value not in (None, "")}
+    local = None if context.in_bitbucket else checkout
+    commit_sha = given.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
+    branch = given.get("BRANCH") or context.branch or (local and local.branch)
+    pr_number = given.get("PR_NUMBER") or context.pr_id
+    failed = context.step_failed
+    record = {
+        "summary": given.get("SUMMARY") or default_summary(context, commit_sha, failed),
+        "service_id": given.get("SERVICE_ID"),
+        "change_type": given.get("CHANGE_TYPE"),
+        "description": given.get("DESCRIPTION"),
+        "source": given.get("SOURCE"),
+        "commit_sha": commit_sha,
+        "commit_message": given.get("COMMIT_MESSAGE") or (checkout and checkout.message),
+        "branch": branch,
+        "pr_number": pr_number,
+        "pr_url": given.get("PR_URL") or pull_request_url(context, pr_number),
+        "pipeline_url": given.get("PIPELINE_URL") or pipeline_url(context),
+        "environment": given.get("ENVIRONMENT") or context.deployment_environment or "production",
+        "risk_level": given.get("RISK_LEVEL"),
+        "changed_by": given.get("CHANGED_BY")
+        or (checkout and checkout.author)
+        or context.triggerer_uuid,
+        "external_id": given.get("EXTERNAL_ID") or external_id(context),
+        "tags": change_tags(branch or context.tag, given.get("TAGS") or (), failed),
+    }
+    return {field: value for field, value in record.items() if value}
+
+
+def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:
+    what = " ".join(part for part in (context.name, context.tag) if part)
+    at = f" @ {commit_sha[:8]}" if commit_sha else ""
+    return f"Failed to deploy {what}{at}" if failed else f"Deployed {what}{at}"
+
+
+def pull_request_url(context: BitbucketContext, pr_number: str | None) -> str | None:
+    if not (pr_number and context.repo_full_name):
+        return None
+    return f"{BITBUCKET}/{context.repo_full_name}/pull-requests/{pr_number}"
+
+
+def pipeline_url(context: BitbucketContext) -> str | None:
+    if not (context.repo_full_name and context.build_number):
+        return None
+    return f"{BITBUCKET}/{context.repo_full_name}/pipelines/results/{context.build_number}"
+
+
+def external_id(context: BitbucketContext) -> str | None:
+    """One id per step of one pipeline run: a retried delivery sends the same one."""
+    if not (context.pipeline_uuid and context.step_uuid):
+        return None
+    pipeline, step = (uuid.strip("{}") for uuid in (context.pipeline_uuid, context.step_uuid))
+    return f"bitbucket:{pipeline}:{step}"
+
+
+def change_tags(ref: str | None, extra: Sequence[str | None], failed: bool) -> list[str]:
+    """The automatic tags, then the user's, in order, without duplicates or blanks."""
+    tags = ["bitbucket", ref, *extra, "failed" if failed else None]
+    return list(dict.fromkeys(tag for tag in tags if tag and tag.strip()))

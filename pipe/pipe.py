@@ -1,0 +1,202 @@
+"""alert24/track-deployment: record a Bitbucket Pipelines deployment as a change in Alert24.
+
+The story of a run: read and check the variables, read the step and the checked-out commit, build
+the change, deliver it to Alert24 (or show it, in a dry run), report. The work lives in the
+modules beside this one; only this file turns their errors into the toolkit's fail and success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+from bitbucket_pipes_toolkit import Pipe, fail
+
+from alert24 import ChangeRequest, DeliveryFailed, Stopped, deliver
+from change import build_change
+from checkout import Checkout, CheckoutUnreadable, read_checkout
+from context import BitbucketContext
+from report import RECEIPT_NAME, write_receipt
+from variables import InvalidVariables, PipeValidator, read_variables
+
+CHANGE_TYPES = (
+    "deployment",
+    "config_change",
+    "infrastructure",
+    "code",
+    "database_migration",
+    "feature_flag",
+    "rollback",
+    "scaling",
+    "security_patch",
+    "other",
+)
+RISK_LEVELS = ("low", "medium", "high", "critical")
+
+
+def text(default: str | None = None, **rules: Any) -> dict[str, Any]:
+    """A free-text variable; `default` says in words what applies when it is not set."""
+    return {"type": "string", "required": False, "meta": {"default": default}, **rules}
+
+
+def flag(default: bool) -> dict[str, Any]:
+    return {"type": "boolean", "coerce": "boolean", "default": default}
+
+
+schema: dict[str, dict[str, Any]] = {
+    "ALERT24_API_KEY": text(meta={"secret": True, "default": None}),
+    "SUMMARY": text("Deployed {BITBUCKET_REPO_SLUG} @ {first 8 of the commit}"),
+    "ENVIRONMENT": text("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
+    "CHANGE_TYPE": {"type": "string", "allowed": CHANGE_TYPES, "default": "deployment"},
+    "SERVICE_ID": text(),
+    "RISK_LEVEL": text("Alert24's default (low)", allowed=RISK_LEVELS),
+    "DESCRIPTION": text(),
+    "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
+    "COMMIT_MESSAGE": text("message of the checked-out commit"),
+    "COMMIT_SHA": text("BITBUCKET_COMMIT"),
+    "BRANCH": text("BITBUCKET_BRANCH"),
+    "PR_NUMBER": text("BITBUCKET_PR_ID"),
+    "PR_URL": text("the pull request's Bitbucket URL, on pull-request builds"),
+    "PIPELINE_URL": text("this pipeline run's Bitbucket URL"),
+    "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
+    "SOURCE": {"type": "string", "empty": False, "default": "bitbucket-pipelines"},
+    "TAGS": {"type": "list", "schema": {"type": "string", "nullable": True}, "default": []},
+    "ALERT24_BASE_URL": {
+        "type": "string",
+        "regex": r"https?://[^\s/?#]+(/[^\s?#]*)?",
+        "default": "https://app.alert24.net",
+        "meta": {"expects": "use an http(s) address such as https://app.alert24.net"},
+    },
+    "TRACK_FAILED": flag(False),
+    "FAIL_ON_ERROR": flag(True),
+    "DRY_RUN": flag(False),
+    "TIMEOUT": {
+        "type": "number",
+        "coerce": "number",
+        "min": 0.1,
+        "max": 300,
+        "default": 10,
+        "meta": {"expects": "use a number of seconds from 0.1 to 300"},
+    },
+    "MAX_RETRIES": {
+        "type": "integer",
+        "coerce": "integer",
+        "min": 0,
+        "max": 10,
+        "default": 3,
+        "meta": {"expects": "use a whole number from 0 to 10"},
+    },
+    "DEBUG": flag(False),
+}
+
+MISSING_KEY = """ALERT24_API_KEY is not set. Create an API key with the 'write' scope in Alert24, \
+store it as a secured repository or workspace variable, and pass it to the pipe:
+    variables:
+      ALERT24_API_KEY: $ALERT24_API_KEY"""
+
+
+class TrackDeployment(Pipe):
+    def validate(self) -> dict[str, Any]:
+        try:
+            return read_variables(self.env, self.validator)
+        except InvalidVariables as problems:
+            self.fail(f"Validation errors:\n{problems}")
+            raise  # unreachable: fail exits
+
+    def run(self) -> None:
+        super().run()
+        dry_run = self.get_variable("DRY_RUN")
+        api_key = "" if dry_run else self.api_key()
+        context = BitbucketContext.from_environ(self.env)
+        if context.step_failed and not self.get_variable("TRACK_FAILED"):
+            self.log_info(
+                f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
+                "Set TRACK_FAILED: 'true' to record failed deployments too."
+            )
+            return
+        change = build_change(self.variables, context, self.checkout(context))
+        base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
+        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change)
+        if dry_run:
+            self.show(request)
+            return
+        self.deliver(request, context)
+
+    def api_key(self) -> str:
+        # A key pasted with its newline is common; anything inside it is a broken paste.
+        key = (self.get_variable("ALERT24_API_KEY") or "").strip()
+        if not key:
+            self.fail(MISSING_KEY)
+        if not key.isascii() or not key.isprintable() or " " in key:
+            self.fail(
+                "ALERT24_API_KEY holds spaces, line breaks or non-ASCII characters inside it "
+                "(not shown). Copy the key again from Alert24 into the secured variable."
+            )
+        if not key.startswith("ak_"):
+            self.log_warning("ALERT24_API_KEY does not look like an Alert24 key (ak_live_...).")
+        return key
+
+    def checkout(self, context: BitbucketContext) -> Checkout | None:
+        try:
+            return read_checkout(context.clone_dir)
+        except CheckoutUnreadable as why:
+            self.log_debug(f"No commit message or author from the checkout: {why}")
+            return None
+
+    def show(self, request: ChangeRequest) -> None:
+        self.log_info("DRY_RUN is on: nothing is sent. The request would be:")
+        headers = "\n".join(f"{k}: {v}" for k, v in request.headers(redacted=True).items())
+        body = json.dumps(request.body, ensure_ascii=False, indent=2)
+        print(f"POST {request.url}\n{headers}\n\n{body}", flush=True)
+        self.success("Dry run: the change above was not sent to Alert24.")
+
+    def deliver(self, request: ChangeRequest, context: BitbucketContext) -> None:
+        try:
+            delivery = deliver(
+                request,
+                timeout=self.get_variable("TIMEOUT"),
+                max_retries=self.get_variable("MAX_RETRIES"),
+            )
+        except DeliveryFailed as failure:
+            self.report_failure(f"The change was not recorded in Alert24: {failure.reason}")
+            return
+        if context.shared_storage_dir:
+            try:
+                write_receipt(context.shared_storage_dir, delivery, request.body)
+            except OSError as error:
+                self.log_warning(f"Could not write {RECEIPT_NAME}: {error.strerror}")
+        name = f"change {delivery.change_id}" if delivery.change_id else "the change"
+        request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
+        self.success(f"Recorded {name} in Alert24{request_id}.")
+
+    def report_failure(self, message: str) -> None:
+        if self.get_variable("FAIL_ON_ERROR"):
+            self.fail(message)
+        self.log_warning(f"{message}\nFAIL_ON_ERROR is false: the step carries on.")
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    raise Stopped("before the change was recorded")
+
+
+def main() -> None:
+    # Bitbucket stops a step with SIGTERM; say what became of the change rather than vanish.
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        TrackDeployment(schema=schema, validator=PipeValidator(schema)).run()
+    except Stopped as stop:
+        fail(f"Stopped by SIGTERM {stop}.")
+    except Exception as error:  # the last guard: a message, never a traceback
+        logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
+        fail(
+            f"Unexpected error: {type(error).__name__}: {error}. Please report it to Alert24 "
+            "support with the log of a run with DEBUG: 'true'."
+        )
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

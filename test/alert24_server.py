@@ -1,0 +1,238 @@
+"""A local stand-in for Alert24's Changes API, strict where the documented contract is.
+
+It checks the key, the fields and their values as ../shared/alert24-api.md documents them, answers
+with Alert24's error shape and an X-Request-Id on every response, and can be scripted with faults:
+a sequence of answers consumed one per request, then the contract again. It is stricter than
+Alert24 in one way on purpose: an undocumented field is a 400, so the pipe can never drift into
+sending one unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CHANGE_TYPES = {
+    "deployment",
+    "config_change",
+    "infrastructure",
+    "code",
+    "database_migration",
+    "feature_flag",
+    "rollback",
+    "scaling",
+    "security_patch",
+    "other",
+}
+RISK_LEVELS = {"low", "medium", "high", "critical"}
+STRING_FIELDS = {
+    "summary",
+    "service_id",
+    "change_type",
+    "description",
+    "source",
+    "commit_sha",
+    "commit_message",
+    "branch",
+    "pr_number",
+    "pr_url",
+    "pipeline_url",
+    "environment",
+    "risk_level",
+    "changed_by",
+    "external_id",
+}
+
+Action = Callable[["Handler"], None]
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Alert24Server:
+    api_key: str
+    host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context's certificate
+    received: list[Received] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    changes: int = 0
+
+    def __enter__(self) -> Alert24Server:
+        self.httpd = ThreadingHTTPServer((self.host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self  # type: ignore[attr-defined]
+        if self.tls:
+            self.httpd.socket = self.tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.httpd.server_address[1]}"
+
+    def script(self, *actions: Action) -> None:
+        """Answer the next requests with these, in order; then follow the contract again."""
+        self.actions.extend(actions)
+
+    def next_action(self) -> Action:
+        return self.actions.pop(0) if self.actions else contract
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.handle_any()
+
+    def do_GET(self) -> None:
+        self.handle_any()
+
+    def handle_any(self) -> None:
+        owner: Alert24Server = self.server.owner  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        owner.received.append(Received(self.command, self.path, dict(self.headers), body))
+        owner.next_action()(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the tests assert on what the pipe prints, not on the server's chatter
+
+    @property
+    def owner(self) -> Alert24Server:
+        return self.server.owner  # type: ignore[attr-defined]
+
+    def answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("X-Request-Id", f"req-{len(self.owner.received)}")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def error_body(status: int, error_type: str, message: str) -> bytes:
+    return json.dumps(
+        {"error": {"type": error_type, "message": message, "status": status}}
+    ).encode()
+
+
+def problem_with(request: Received, api_key: str) -> tuple[int, str, str] | None:
+    """What Alert24 would refuse in this request, as (status, type, message), or None."""
+    if request.path != "/api/v1/changes" or request.method != "POST":
+        return 404, "not_found", f"No route {request.method} {request.path}"
+    if request.headers.get("Authorization") != f"Bearer {api_key}":
+        return 401, "authentication_error", "Invalid API key"
+    if request.headers.get("Content-Type") != "application/json":
+        return 400, "validation_error", "Content-Type must be application/json"
+    try:
+        change = json.loads(request.body.decode("utf-8"))
+    except ValueError:
+        return 400, "validation_error", "Body is not valid JSON"
+    return problem_with_change(change)
+
+
+def problem_with_change(change: Any) -> tuple[int, str, str] | None:
+    if not isinstance(change, dict):
+        return 400, "validation_error", "Body must be an object"
+    for name, value in change.items():
+        if name == "tags":
+            if not (isinstance(value, list) and all(isinstance(t, str) and t for t in value)):
+                return 400, "validation_error", "tags must be an array of strings"
+        elif name not in STRING_FIELDS:
+            return 400, "validation_error", f"Unknown field: {name}"
+        elif not isinstance(value, str) or not value:
+            return 400, "validation_error", f"{name} must be a non-empty string"
+    if "summary" not in change:
+        return 400, "validation_error", "summary is required"
+    if change.get("change_type", "deployment") not in CHANGE_TYPES:
+        return 400, "validation_error", "change_type is invalid"
+    if change.get("risk_level", "low") not in RISK_LEVELS:
+        return 400, "validation_error", "risk_level is invalid"
+    return None
+
+
+def contract(handler: Handler) -> None:
+    owner = handler.owner
+    problem = problem_with(owner.received[-1], owner.api_key)
+    if problem:
+        status, error_type, message = problem
+        handler.answer(status, error_body(status, error_type, message))
+        return
+    owner.changes += 1
+    change = {"id": f"chg_{owner.changes:04d}", **owner.received[-1].json}
+    handler.answer(201, json.dumps({"data": change}).encode(), {"Content-Type": "application/json"})
+
+
+# Faults, for Alert24Server.script ---------------------------------------------------------------
+
+
+def respond(status: int, body: bytes | str = b"", headers: dict[str, str] | None = None) -> Action:
+    data = body.encode() if isinstance(body, str) else body
+    return lambda handler: handler.answer(status, data, headers)
+
+
+def alert24_error(status: int, error_type: str, message: str, **headers: str) -> Action:
+    return respond(status, error_body(status, error_type, message), headers)
+
+
+def delay(seconds: float, then: Action = contract) -> Action:
+    def act(handler: Handler) -> None:
+        handler.owner.stopping.wait(seconds)
+        then(handler)
+
+    return act
+
+
+def drop(handler: Handler) -> None:
+    """Close the connection without a word (a reset, as a crashed load balancer does)."""
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.close_connection = True
+    handler.connection.close()
+
+
+def hang(handler: Handler) -> None:
+    """Accept the request and never answer."""
+    handler.owner.stopping.wait(60)
+    handler.close_connection = True
+
+
+def huge(megabytes: int, status: int = 201) -> Action:
+    def act(handler: Handler) -> None:
+        handler.send_response(status)
+        handler.send_header("X-Request-Id", "req-huge")
+        handler.send_header("Content-Length", str(megabytes * 1024 * 1024))
+        handler.end_headers()
+        chunk = b"x" * 65536
+        try:
+            for _ in range(megabytes * 16):
+                handler.wfile.write(chunk)
+        except OSError:
+            pass  # the pipe stops reading early, as it should
+
+    return act

@@ -1,0 +1,107 @@
+"""The change builder, a pure function: its rules as examples, and its promises as properties."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alert24_server import problem_with_change
+from change import DOCUMENTED_FIELDS, build_change, change_tags, default_summary
+from checkout import Checkout
+from context import BitbucketContext
+
+FIELD_OF = {
+    "SUMMARY": "summary",
+    "ENVIRONMENT": "environment",
+    "SERVICE_ID": "service_id",
+    "DESCRIPTION": "description",
+    "CHANGED_BY": "changed_by",
+    "COMMIT_MESSAGE": "commit_message",
+    "COMMIT_SHA": "commit_sha",
+    "BRANCH": "branch",
+    "PR_NUMBER": "pr_number",
+    "PR_URL": "pr_url",
+    "PIPELINE_URL": "pipeline_url",
+    "EXTERNAL_ID": "external_id",
+    "SOURCE": "source",
+}
+CONTEXT_FIELDS = [
+    name for name in BitbucketContext.__dataclass_fields__ if name not in ("clone_dir", "exit_code")
+]
+
+maybe_text = st.none() | st.text()
+variables = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(FIELD_OF, maybe_text),
+        "CHANGE_TYPE": st.sampled_from(["deployment", "rollback", "other"]),
+        "RISK_LEVEL": st.sampled_from(["low", "critical"]),
+        "TAGS": st.lists(maybe_text, max_size=5),
+    },
+)
+contexts = st.builds(
+    BitbucketContext,
+    **{name: maybe_text for name in CONTEXT_FIELDS},
+    exit_code=st.sampled_from([None, "0", "1", "2", "127"]) | maybe_text,
+    clone_dir=st.just("/build/shop"),
+)
+checkouts = st.none() | st.builds(
+    Checkout, st.text(min_size=1), maybe_text, st.text(), st.text(), st.text()
+)
+
+
+@given(variables, contexts, checkouts)
+def test_the_body_is_json_of_documented_fields_with_no_null_or_empty_value(
+    given_, context, checkout
+):
+    body = build_change(given_, context, checkout)
+    assert json.loads(json.dumps(body, ensure_ascii=False)) == body
+    assert set(body) <= set(DOCUMENTED_FIELDS)
+    assert problem_with_change(body) is None  # what the strict local Alert24 would refuse
+    assert body["summary"]
+
+
+@given(variables, contexts, checkouts)
+def test_every_value_the_user_gives_arrives_unchanged(given_, context, checkout):
+    body = build_change(given_, context, checkout)
+    for variable, field in FIELD_OF.items():
+        if given_.get(variable):
+            assert body[field] == given_[variable]
+    for tag in given_.get("TAGS", []):
+        if tag and tag.strip():
+            assert tag in body["tags"]
+
+
+@given(st.lists(maybe_text), st.booleans(), maybe_text)
+def test_tags_have_no_duplicates_or_blanks_and_start_with_bitbucket(extra, failed, ref):
+    tags = change_tags(ref, extra, failed)
+    assert len(tags) == len(set(tags))
+    assert all(tag.strip() for tag in tags)
+    assert tags[0] == "bitbucket"
+    assert ("failed" in tags) == (failed or "failed" in extra)
+
+
+def test_the_summary_of_a_tag_build_names_the_tag():
+    context = BitbucketContext(repo_slug="shop", tag="v1.2.0")
+    assert default_summary(context, "0123456789abcdef", False) == "Deployed shop v1.2.0 @ 01234567"
+
+
+def test_the_summary_of_a_failed_deployment_says_so():
+    context = BitbucketContext(repo_slug="shop", exit_code="1")
+    assert default_summary(context, "0123456789abcdef", True) == "Failed to deploy shop @ 01234567"
+
+
+def test_a_given_branch_replaces_the_build_branch_in_the_tags():
+    context = BitbucketContext(repo_slug="shop", branch="main", build_number="1")
+    body = build_change({"BRANCH": "release"}, context, None)
+    assert body["branch"] == "release"
+    assert body["tags"] == ["bitbucket", "release"]
+
+
+def test_inside_bitbucket_the_checkout_branch_is_not_used():
+    # Bitbucket checks a tag build out detached or on a branch of its own: only BITBUCKET_* count.
+    context = BitbucketContext(repo_slug="shop", tag="v1", build_number="1")
+    checkout = Checkout("a" * 40, "main", "Ann", "ann@example.com", "Fix")
+    assert "branch" not in build_change({}, context, checkout)
