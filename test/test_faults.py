@@ -1,0 +1,172 @@
+"""The fault table: what the pipe does when Alert24, or the road to it, misbehaves.
+
+One row per fault, run end to end against the local server, each twice: with FAIL_ON_ERROR true
+(the default: a failure exits 1) and false (a failure warns and exits 0). Every row asserts the
+exit code, how many requests Alert24 received, a bound on the time taken and what the user reads.
+The README's "Reliability" table is this table in the users' words.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from alert24_server import Alert24Server, alert24_error, drop, hang, huge, respond
+from conftest import API_KEY, run_pipe
+
+
+@dataclass
+class Fault:
+    name: str
+    script: Callable[[], list]
+    recorded: bool
+    requests: int
+    says: str
+    within: float = 10.0
+    at_least: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def in_seconds(seconds: int) -> str:
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
+
+
+def server_error(status: int) -> Callable[[], list]:
+    return lambda: [alert24_error(status, "server_error", "Unexpected error")]
+
+
+FAULTS = [
+    *(
+        Fault(f"{status} then success", server_error(status), True, 2, "Recorded change chg_0001")
+        for status in (500, 502, 503, 504)
+    ),
+    Fault(
+        "429 with Retry-After in seconds",
+        lambda: [
+            alert24_error(429, "rate_limit_error", "Too many requests", **{"Retry-After": "1"})
+        ],
+        True,
+        2,
+        "retrying in 1.0 s",
+        at_least=1.0,
+    ),
+    Fault(
+        "429 with Retry-After as an HTTP date",
+        lambda: [
+            alert24_error(429, "rate_limit_error", "Slow down", **{"Retry-After": in_seconds(2)})
+        ],
+        True,
+        2,
+        "Recorded change chg_0001",
+        at_least=1.0,
+    ),
+    Fault("503 every time", lambda: [server_error(503)()[0]] * 4, False, 4, "after 4 attempts"),
+    Fault("a dropped connection, then success", lambda: [drop], True, 2, "could not connect"),
+    Fault(
+        "accepts and never answers",
+        lambda: [hang, hang],
+        False,
+        2,
+        "no answer within TIMEOUT (0.5 s) after 2 attempts",
+        env={"TIMEOUT": "0.5", "MAX_RETRIES": "1"},
+    ),
+    Fault("a 2xx with an empty body", lambda: [respond(201)], True, 1, "Recorded the change"),
+    Fault(
+        "a 2xx with a body that is not JSON",
+        lambda: [respond(200, "<html>ok</html>")],
+        True,
+        1,
+        "Recorded the change",
+    ),
+    Fault("a 2xx of several megabytes", lambda: [huge(8)], True, 1, "Recorded the change"),
+    Fault(
+        "400 validation_error",
+        lambda: [alert24_error(400, "validation_error", "service_id is not a valid service")],
+        False,
+        1,
+        "HTTP 400 validation_error: service_id is not a valid service",
+    ),
+    Fault(
+        "401 authentication_error",
+        lambda: [alert24_error(401, "authentication_error", "API key expired")],
+        False,
+        1,
+        "Check that ALERT24_API_KEY holds a current key",
+    ),
+    Fault(
+        "403 authorization_error",
+        lambda: [
+            alert24_error(403, "authorization_error", "API key missing required scope: write")
+        ],
+        False,
+        1,
+        "The key needs the 'write' scope",
+    ),
+    Fault(
+        "404 not_found",
+        lambda: [alert24_error(404, "not_found", "Service not found")],
+        False,
+        1,
+        "HTTP 404 not_found: Service not found",
+    ),
+]
+
+
+@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open"])
+@pytest.mark.parametrize("fault", FAULTS, ids=[fault.name for fault in FAULTS])
+def test_fault(fault: Fault, fail_on_error: bool, env, server: Alert24Server):
+    server.script(*fault.script())
+    run = run_pipe({**env, "FAIL_ON_ERROR": str(fail_on_error).lower(), **fault.env})
+    assert run.returncode == (0 if fault.recorded or not fail_on_error else 1), run.output
+    assert len(server.received) == fault.requests
+    assert fault.at_least <= run.elapsed < fault.within
+    assert fault.says in run.output
+    if not fault.recorded:
+        assert "The change was not recorded in Alert24" in run.output
+        assert ("✖" in run.stdout) == fail_on_error
+    assert "Traceback" not in run.output
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+UNREACHABLE = {
+    "connection refused": (lambda: f"http://127.0.0.1:{free_port()}", "Connection refused"),
+    "a name that does not resolve": (
+        lambda: "http://alert24.invalid",
+        "Failed to resolve 'alert24.invalid'",
+    ),
+}
+
+
+@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open"])
+@pytest.mark.parametrize("where", UNREACHABLE)
+def test_unreachable(where: str, fail_on_error: bool, env):
+    url, says = UNREACHABLE[where]
+    variables = {"ALERT24_BASE_URL": url(), "MAX_RETRIES": "1"}
+    run = run_pipe({**env, **variables, "FAIL_ON_ERROR": str(fail_on_error).lower()})
+    assert run.returncode == (1 if fail_on_error else 0)
+    assert "could not connect" in run.output
+    assert says in run.output
+    assert "after 2 attempts" in run.output
+    assert run.elapsed < 10
+
+
+@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open"])
+def test_a_redirect_to_another_host_is_not_followed_with_the_key(fail_on_error, env, server):
+    with Alert24Server(api_key=API_KEY, host="localhost") as elsewhere:
+        location = f"{elsewhere.url}/api/v1/changes"
+        server.script(respond(307, headers={"Location": location}))
+        run = run_pipe({**env, "FAIL_ON_ERROR": str(fail_on_error).lower()})
+        assert elsewhere.received == []
+    assert run.returncode == (1 if fail_on_error else 0)
+    assert len(server.received) == 1
+    assert f"HTTP 307 (X-Request-Id: req-1). It redirects to {location}" in run.output

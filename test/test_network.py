@@ -1,0 +1,112 @@
+"""Locked-down networks: a private certificate authority, a forward proxy, and SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from alert24_server import Alert24Server, alert24_error
+from conftest import API_KEY, assert_no_secret, run_pipe, start_pipe
+from forward_proxy import forward_proxy
+
+
+@pytest.fixture(scope="module")
+def private_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_bundle(private_ca: trustme.CA, tmp_path: Path) -> str:
+    path = tmp_path / "private-ca.pem"
+    private_ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def tls_server(private_ca: trustme.CA) -> Iterator[Alert24Server]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    private_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    with Alert24Server(api_key=API_KEY, tls=context) as running:
+        yield running
+
+
+@pytest.fixture
+def tls_env(bitbucket: dict[str, str], tls_server: Alert24Server) -> dict[str, str]:
+    return {**bitbucket, "ALERT24_API_KEY": API_KEY, "ALERT24_BASE_URL": tls_server.url}
+
+
+# TLS -------------------------------------------------------------------------------------------
+
+
+def test_a_certificate_from_a_private_ca_is_refused_by_default(tls_env, tls_server):
+    run = run_pipe(tls_env)
+    assert run.returncode == 1
+    assert "TLS verification failed" in run.stdout
+    assert "CERTIFICATE_VERIFY_FAILED" in run.stdout
+    assert "pass its CA file as REQUESTS_CA_BUNDLE" in run.stdout
+    assert tls_server.received == []
+
+
+def test_a_certificate_from_a_private_ca_is_accepted_with_requests_ca_bundle(
+    tls_env, tls_server, ca_bundle
+):
+    run = run_pipe({**tls_env, "REQUESTS_CA_BUNDLE": ca_bundle})
+    assert run.returncode == 0, run.output
+    assert len(tls_server.received) == 1
+
+
+# Proxy -----------------------------------------------------------------------------------------
+
+
+def test_with_https_proxy_the_request_goes_through_the_proxy(tls_env, tls_server, ca_bundle):
+    with forward_proxy() as (proxy_url, proxy_log):
+        run = run_pipe({**tls_env, "REQUESTS_CA_BUNDLE": ca_bundle, "HTTPS_PROXY": proxy_url})
+    assert run.returncode == 0, run.output
+    assert len(tls_server.received) == 1
+    port = tls_server.url.rsplit(":", 1)[1]
+    assert len(proxy_log) == 1
+    assert proxy_log[0].startswith(f"CONNECT 127.0.0.1:{port} HTTP/")
+    assert_no_secret("\n".join(proxy_log))
+
+
+def test_with_no_proxy_the_request_goes_around_the_proxy(tls_env, tls_server, ca_bundle):
+    with forward_proxy() as (proxy_url, proxy_log):
+        variables = {"HTTPS_PROXY": proxy_url, "NO_PROXY": "127.0.0.1"}
+        run = run_pipe({**tls_env, "REQUESTS_CA_BUNDLE": ca_bundle, **variables})
+    assert run.returncode == 0, run.output
+    assert len(tls_server.received) == 1
+    assert proxy_log == []
+
+
+def test_a_proxy_that_is_down_is_named_in_the_message(tls_env, tls_server):
+    run = run_pipe({**tls_env, "HTTPS_PROXY": "http://127.0.0.1:9", "MAX_RETRIES": "0"})
+    assert run.returncode == 1
+    assert "the proxy failed" in run.stdout
+    assert "Check HTTPS_PROXY and NO_PROXY" in run.stdout
+    assert tls_server.received == []
+
+
+# SIGTERM ---------------------------------------------------------------------------------------
+
+
+def test_sigterm_while_waiting_to_retry_ends_the_pipe_within_a_second(env, server):
+    server.script(alert24_error(503, "server_error", "Down", **{"Retry-After": "30"}))
+    with start_pipe(env) as process:
+        for line in process.stderr:
+            if "retrying in" in line:
+                break
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=5)
+    assert time.monotonic() - stopped < 1.0
+    assert process.returncode == 1
+    assert "Stopped by SIGTERM while waiting to retry: the change was not recorded." in stdout
+    assert "Traceback" not in stdout + stderr
+    assert len(server.received) == 1
+    assert_no_secret(stdout + stderr)
