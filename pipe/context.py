@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class BitbucketContext:
+class BitbucketContext(NamedTuple):  # a NamedTuple: a dataclass costs ~1 ms more to create
     commit: str | None = None
     branch: str | None = None
     tag: str | None = None

@@ -20,7 +20,7 @@ from change import build_change
 from checkout import Checkout, CheckoutUnreadable, read_checkout
 from context import BitbucketContext
 from report import RECEIPT_NAME, write_receipt
-from variables import InvalidVariables, PipeValidator, read_variables
+from variables import InvalidVariables, PipeValidator, cerberus_rules, read_variables
 
 CHANGE_TYPES = (
     "deployment",
@@ -39,7 +39,7 @@ RISK_LEVELS = ("low", "medium", "high", "critical")
 
 def text(default: str | None = None, **rules: Any) -> dict[str, Any]:
     """A free-text variable; `default` says in words what applies when it is not set."""
-    return {"type": "string", "required": False, "meta": {"default": default}, **rules}
+    return {"type": "string", "meta": {"default": default}, **rules}
 
 
 def flag(default: bool) -> dict[str, Any]:
@@ -63,7 +63,7 @@ schema: dict[str, dict[str, Any]] = {
     "PIPELINE_URL": text("this pipeline run's Bitbucket URL"),
     "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
     "SOURCE": {"type": "string", "empty": False, "default": "bitbucket-pipelines"},
-    "TAGS": {"type": "list", "schema": {"type": "string", "nullable": True}, "default": []},
+    "TAGS": {"type": "list", "default": []},  # items are text, or None where an index is missing
     "ALERT24_BASE_URL": {
         "type": "string",
         "regex": r"https?://[^\s/?#]+(/[^\s?#]*)?",
@@ -101,7 +101,7 @@ store it as a secured repository or workspace variable, and pass it to the pipe:
 class TrackDeployment(Pipe):
     def validate(self) -> dict[str, Any]:
         try:
-            return read_variables(self.env, self.validator)
+            return read_variables(self.env, self.validator, self.schema)
         except InvalidVariables as problems:
             self.fail(f"Validation errors:\n{problems}")
             raise  # unreachable: fail exits
@@ -186,7 +186,8 @@ def main() -> None:
     # Bitbucket stops a step with SIGTERM; say what became of the change rather than vanish.
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
-        TrackDeployment(schema=schema, validator=PipeValidator(schema)).run()
+        validator = PipeValidator(cerberus_rules(schema))
+        TrackDeployment(schema=schema, validator=validator).run()
     except Stopped as stop:
         fail(f"Stopped by SIGTERM {stop}.")
     except Exception as error:  # the last guard: a message, never a traceback

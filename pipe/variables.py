@@ -36,9 +36,16 @@ class PipeValidator(Validator):
         return float(value.strip()) if isinstance(value, str) else value
 
 
-def read_variables(environ: Mapping[str, str], validator: PipeValidator) -> dict[str, Any]:
+def cerberus_rules(schema: Mapping[str, dict]) -> dict[str, dict]:
+    """The schema without its `meta` documentation, which Cerberus would check on every run
+    (~2 ms of a pipe's start-up) and never use."""
+    return {name: {k: v for k, v in rules.items() if k != "meta"} for name, rules in schema.items()}
+
+
+def read_variables(
+    environ: Mapping[str, str], validator: PipeValidator, schema: Mapping[str, dict]
+) -> dict[str, Any]:
     """The schema's variables from the environment, coerced, defaulted and checked."""
-    schema = validator.schema
     document: dict[str, Any] = {}
     for name, rules in schema.items():
         if rules.get("type") == "list":

@@ -28,7 +28,7 @@ FIELD_OF = {
     "SOURCE": "source",
 }
 CONTEXT_FIELDS = [
-    name for name in BitbucketContext.__dataclass_fields__ if name not in ("clone_dir", "exit_code")
+    name for name in BitbucketContext._fields if name not in ("clone_dir", "exit_code")
 ]
 
 maybe_text = st.none() | st.text()
