@@ -1,0 +1,76 @@
+"""One source of truth: the schema in pipe/pipe.py. The README and pipe.yml must agree with it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from pipe import schema
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_section(title: str) -> str:
+    match = re.search(rf"^## {title}\n(.*?)(?=^## )", README, re.M | re.S)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def variables_table() -> dict[str, str]:
+    """README's Variables table: name -> its Usage text."""
+    rows = re.findall(r"^\| ([A-Z0-9_]+)( \(\*\))? \| (.*) \|$", readme_section("Variables"), re.M)
+    return {name: usage for name, _, usage in rows}
+
+
+def yaml_definition() -> dict:
+    block = re.search(r"```yaml\n(.*?)```", readme_section("YAML Definition"), re.S)
+    assert block
+    uncommented = re.sub(r"^(\s*)# ([A-Z0-9_]+:)", r"\1\2", block.group(1), flags=re.M)
+    return yaml.safe_load(uncommented)[0]
+
+
+def default_text(rules: dict) -> str | None:
+    """How the README states a variable's default, derived from its schema rules."""
+    words = rules.get("meta", {}).get("default")
+    if words:
+        return words
+    default = rules.get("default")
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`" if default not in (None, []) else None
+
+
+def test_the_variables_table_lists_exactly_the_schema():
+    assert list(variables_table()) == list(schema)
+
+
+@pytest.mark.parametrize("name", list(schema))
+def test_the_variables_table_states_each_default_as_the_schema_does(name):
+    usage = variables_table()[name]
+    expected = default_text(schema[name])
+    if expected:
+        assert f"Default: {expected}" in usage
+    else:
+        assert "Default:" not in usage
+
+
+def test_only_the_api_key_is_marked_required():
+    table = readme_section("Variables")
+    assert re.findall(r"^\| ([A-Z0-9_]+) \(\*\)", table, re.M) == ["ALERT24_API_KEY"]
+
+
+def test_the_yaml_definition_names_every_variable_of_the_schema():
+    variables = yaml_definition()["variables"]
+    assert list(variables) == list(schema)
+
+
+def test_every_example_uses_the_published_pipe_and_known_variables():
+    examples = re.findall(r"```yaml\n(.*?)```", README, re.S)
+    pipes = [step for block in examples for step in re.findall(r"pipe: (\S+)", block)]
+    assert set(pipes) == {"alert24/track-deployment:1.0"}
+    passed_through = {"HTTPS_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"}
+    named = set(re.findall(r"^\s+#? ?([A-Z][A-Z0-9_]+):", "\n".join(examples), re.M))
+    assert named <= set(schema) | passed_through
