@@ -223,7 +223,7 @@ def failure(answer: Answer, attempts: int) -> DeliveryFailed:
     reason = f"{describe(answer)}{tried}"
     hint = hint_for(answer)
     if hint:
-        reason = f"{reason}. {hint}"
+        reason = f"{reason}. {hint.rstrip('.')}."
     return DeliveryFailed(reason, status=answer.status, request_id=answer.request_id)
 
 
