@@ -74,3 +74,17 @@ def test_every_example_uses_the_published_pipe_and_known_variables():
     passed_through = {"HTTPS_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"}
     named = set(re.findall(r"^\s+#? ?([A-Z][A-Z0-9_]+):", "\n".join(examples), re.M))
     assert named <= set(schema) | passed_through
+
+
+def test_pipe_yml_lists_the_schema_variables_with_their_defaults():
+    metadata = yaml.safe_load((ROOT / "pipe.yml").read_text(encoding="utf-8"))
+    listed = {entry["name"]: entry for entry in metadata["variables"]}
+    assert list(listed) == list(schema)
+    for name, rules in schema.items():
+        default = rules.get("default")
+        if default in (None, []):
+            assert "default" not in listed[name], name
+        else:
+            text = str(default).lower() if isinstance(default, bool) else str(default)
+            assert listed[name]["default"] == text, name
+    assert [name for name, entry in listed.items() if entry.get("required")] == ["ALERT24_API_KEY"]
