@@ -1,8 +1,10 @@
 """The fault table: what the pipe does when Alert24, or the road to it, misbehaves.
 
 One row per fault, run end to end against the local server, each twice: with FAIL_ON_ERROR true
-(the default: a failure exits 1) and false (a failure warns and exits 0). Every row asserts the
-exit code, how many requests Alert24 received, a bound on the time taken and what the user reads.
+(the default: a failure exits 1) and false (a failure warns and exits 0). The fail-open runs also
+turn DEBUG on, so that every fault path is searched for the key with DEBUG both off and on. Every
+row asserts the exit code, how many requests Alert24 received, a bound on the time taken and what
+the user reads.
 The README's "Reliability" table is this table in the users' words.
 """
 
@@ -117,11 +119,17 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open"])
+def mode(fail_on_error: bool) -> dict[str, str]:
+    return (
+        {"FAIL_ON_ERROR": "true"} if fail_on_error else {"FAIL_ON_ERROR": "false", "DEBUG": "true"}
+    )
+
+
+@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open-debug"])
 @pytest.mark.parametrize("fault", FAULTS, ids=[fault.name for fault in FAULTS])
 def test_fault(fault: Fault, fail_on_error: bool, env, server: Alert24Server):
     server.script(*fault.script())
-    run = run_pipe({**env, "FAIL_ON_ERROR": str(fail_on_error).lower(), **fault.env})
+    run = run_pipe({**env, **mode(fail_on_error), **fault.env})
     assert run.returncode == (0 if fault.recorded or not fail_on_error else 1), run.output
     assert len(server.received) == fault.requests
     assert fault.at_least <= run.elapsed < fault.within
@@ -147,12 +155,12 @@ UNREACHABLE = {
 }
 
 
-@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open"])
+@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open-debug"])
 @pytest.mark.parametrize("where", UNREACHABLE)
 def test_unreachable(where: str, fail_on_error: bool, env):
     url, says = UNREACHABLE[where]
     variables = {"ALERT24_BASE_URL": url(), "MAX_RETRIES": "1"}
-    run = run_pipe({**env, **variables, "FAIL_ON_ERROR": str(fail_on_error).lower()})
+    run = run_pipe({**env, **variables, **mode(fail_on_error)})
     assert run.returncode == (1 if fail_on_error else 0)
     assert "could not connect" in run.output
     assert says in run.output
@@ -160,12 +168,12 @@ def test_unreachable(where: str, fail_on_error: bool, env):
     assert run.elapsed < 10
 
 
-@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open"])
+@pytest.mark.parametrize("fail_on_error", [True, False], ids=["fail", "fail-open-debug"])
 def test_a_redirect_to_another_host_is_not_followed_with_the_key(fail_on_error, env, server):
     with Alert24Server(api_key=API_KEY, host="localhost") as elsewhere:
         location = f"{elsewhere.url}/api/v1/changes"
         server.script(respond(307, headers={"Location": location}))
-        run = run_pipe({**env, "FAIL_ON_ERROR": str(fail_on_error).lower()})
+        run = run_pipe({**env, **mode(fail_on_error)})
         assert elsewhere.received == []
     assert run.returncode == (1 if fail_on_error else 0)
     assert len(server.received) == 1
