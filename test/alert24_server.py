@@ -4,7 +4,8 @@ It checks the key, the fields and their values as ../shared/alert24-api.md docum
 with Alert24's error shape and an X-Request-Id on every response, and can be scripted with faults:
 a sequence of answers consumed one per request, then the contract again. It is stricter than
 Alert24 in one way on purpose: an undocumented field is a 400, so the pipe can never drift into
-sending one unnoticed.
+sending one unnoticed. Its lists of fields and values are written out again from the API
+document, on purpose: importing the pipe's own would let a mistake in them pass unseen.
 """
 
 from __future__ import annotations

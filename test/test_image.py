@@ -24,6 +24,8 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
+from conftest import API_KEY, AUTHOR, MESSAGE, assert_no_secret
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 LOCK = ROOT / "requirements.txt"
@@ -31,8 +33,6 @@ REQUIREMENTS_IN = ROOT / "requirements.in"
 IMAGE = "alert24/track-deployment"
 # Declared by bitbucket-pipes-toolkit, imported only by its test module: never in the image.
 NOT_NEEDED = {"docker": "docker", "gitpython": "git", "gitdb": "gitdb", "smmap": "smmap"}
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-API_KEY = "ak_live_" + "Q" * 32
 CHANGES_URL = "https://app.alert24.net/api/v1/changes"
 
 
@@ -161,25 +161,6 @@ def run_python(python: Path, code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def checkout(directory: Path) -> None:
-    """A one-commit git repository, when git is there; the pipe also works without one."""
-    git = shutil.which("git")
-    if git is None:
-        return
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(directory),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "CI",
-        "GIT_COMMITTER_EMAIL": "ci@example.com",
-    }
-    (directory / "app.txt").write_text("v1\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "app.txt"], ["commit", "-qm", "Ship v1"]):
-        subprocess.run([git, *args], cwd=directory, env=env, capture_output=True, check=True)
-
-
 def request_body(output: str) -> dict:
     """The first JSON object in the output that looks like a change."""
     decoder = json.JSONDecoder()
@@ -306,35 +287,22 @@ def test_what_the_toolkit_declares_but_the_pipe_does_not_need_is_absent(
 
 
 def test_the_entrypoint_runs_a_dry_run_from_the_image_layout(
-    image_root: Path, image_python: Path, tmp_path: Path
+    image_root: Path, image_python: Path, bitbucket: dict[str, str], tmp_path: Path
 ) -> None:
     interpreter, script, *args = entrypoint()
     assert interpreter == "python"
-    clone = tmp_path / "build"
-    clone.mkdir()
-    checkout(clone)
     env = {
         **parser().envs,  # the image's ENV lines
+        **bitbucket,
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
-        "CI": "true",
         "DRY_RUN": "true",
         "ALERT24_API_KEY": API_KEY,
-        "BITBUCKET_COMMIT": COMMIT,
-        "BITBUCKET_BRANCH": "main",
-        "BITBUCKET_BUILD_NUMBER": "7",
-        "BITBUCKET_REPO_SLUG": "shop",
-        "BITBUCKET_REPO_FULL_NAME": "acme/shop",
-        "BITBUCKET_WORKSPACE": "acme",
-        "BITBUCKET_CLONE_DIR": str(clone),
-        "BITBUCKET_EXIT_CODE": "0",
-        "BITBUCKET_PIPE_STORAGE_DIR": str(tmp_path / "pipe-storage"),
-        "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path / "shared-storage"),
     }
     done = subprocess.run(
         [str(image_python), str(image_root / script.lstrip("/")), *args],
-        cwd=clone,
+        cwd=bitbucket["BITBUCKET_CLONE_DIR"],
         env=env,
         capture_output=True,
         text=True,
@@ -346,7 +314,12 @@ def test_the_entrypoint_runs_a_dry_run_from_the_image_layout(
     assert done.returncode == 0, output
     assert f"POST {CHANGES_URL}" in done.stdout
     body = request_body(done.stdout)
-    assert body["commit_sha"] == COMMIT
-    assert body["summary"] == f"Deployed shop @ {COMMIT[:8]}"
-    assert API_KEY.removeprefix("ak_live_") not in output
-    assert not (tmp_path / "shared-storage" / "alert24-change.json").exists()  # nothing sent
+    commit = bitbucket["BITBUCKET_COMMIT"]
+    assert body["commit_sha"] == commit
+    assert body["summary"] == f"Deployed shop @ {commit[:8]}"
+    # The checkout is read inside the image's layout too, with only the lock installed.
+    assert body["commit_message"] == MESSAGE
+    assert body["changed_by"] == AUTHOR
+    assert_no_secret(output)
+    receipt = Path(bitbucket["BITBUCKET_PIPE_SHARED_STORAGE_DIR"]) / "alert24-change.json"
+    assert not receipt.exists()  # nothing was sent
