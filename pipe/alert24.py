@@ -147,6 +147,8 @@ def send(
         )
         with response:
             body = read_limited(response, deadline=time.monotonic() + timeout)
+        # A proxy or a debugging endpoint may echo the request back: never print the key.
+        body = body.replace(request.api_key.encode(), b"********") if request.api_key else body
     except Stopped:
         raise Stopped("before Alert24 answered: the change may not have been recorded") from None
     except requests.exceptions.SSLError as error:

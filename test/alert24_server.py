@@ -237,3 +237,13 @@ def huge(megabytes: int, status: int = 201) -> Action:
             pass  # the pipe stops reading early, as it should
 
     return act
+
+
+def echo_request(status: int) -> Action:
+    """Answer with the request's own headers in the error message, as some proxies do."""
+
+    def act(handler: Handler) -> None:
+        echoed = json.dumps(dict(handler.headers))
+        handler.answer(status, error_body(status, "validation_error", echoed))
+
+    return act

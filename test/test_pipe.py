@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alert24_server import Alert24Server, alert24_error
+from alert24_server import Alert24Server, alert24_error, echo_request
 from conftest import API_KEY, AUTHOR, MESSAGE, ROOT, run_pipe
 
 
@@ -269,6 +269,22 @@ def test_a_dry_run_with_a_key_redacts_it(env, server):
     run = run_pipe({**env, "DRY_RUN": "true", "DEBUG": "true"})
     assert "Authorization: Bearer ********" in run.stdout
     assert server.received == []
+
+
+# Secrets ---------------------------------------------------------------------------------------
+
+
+def test_an_answer_that_echoes_the_key_is_shown_without_it(env, server):
+    server.script(echo_request(400))
+    run = run_pipe({**env, "DEBUG": "true"})  # run_pipe fails the test if the key shows
+    assert '"Authorization": "Bearer ********"' in run.stdout  # in the ✖ line
+    assert '\\"Authorization\\": \\"Bearer ********\\"' in run.stderr  # in DEBUG's body line
+
+
+def test_a_proxy_password_is_not_shown_when_the_proxy_is_down(env, server):
+    run = run_pipe({**env, "HTTP_PROXY": "http://deploy:pr0xy-s3cret@127.0.0.1:9", "DEBUG": "true"})
+    assert "the proxy failed" in run.output
+    assert "pr0xy-s3cret" not in run.output
 
 
 # Debug -----------------------------------------------------------------------------------------
