@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from alert24_server import Alert24Server, alert24_error
+from alert24_server import Alert24Server, alert24_error, hang
 from conftest import API_KEY, assert_no_secret, run_pipe, start_pipe
 from forward_proxy import forward_proxy
 
@@ -109,4 +109,22 @@ def test_sigterm_while_waiting_to_retry_ends_the_pipe_within_a_second(env, serve
     assert "Stopped by SIGTERM while waiting to retry: the change was not recorded." in stdout
     assert "Traceback" not in stdout + stderr
     assert len(server.received) == 1
+    assert_no_secret(stdout + stderr)
+
+
+def test_sigterm_while_alert24_has_not_answered_says_the_change_may_not_be_recorded(env, server):
+    server.script(hang)
+    with start_pipe(env) as process:
+        deadline = time.monotonic() + 10
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=5)
+    assert time.monotonic() - stopped < 1.0
+    assert process.returncode == 1
+    assert (
+        "Stopped by SIGTERM before Alert24 answered: the change may not have been recorded."
+        in stdout
+    )
     assert_no_secret(stdout + stderr)
