@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
@@ -88,7 +88,7 @@ class Answer(NamedTuple):
     """One attempt's outcome: a response, or the connection problem that replaced it."""
 
     status: int | None = None
-    headers: dict[str, str] = {}  # noqa: RUF012 (never mutated)
+    headers: Mapping[str, str] = {}
     body: bytes = b""
     problem: str | None = None
     retryable: bool = False
@@ -159,9 +159,11 @@ def send(
         return Answer(problem=f"no answer within TIMEOUT ({timeout:g} s)", retryable=True)
     except requests.exceptions.ConnectionError as error:
         return Answer(problem=f"could not connect ({cause(error)})", retryable=True)
+    except requests.exceptions.ChunkedEncodingError as error:
+        return Answer(problem=f"the answer was cut off ({cause(error)})", retryable=True)
     except requests.exceptions.RequestException as error:
         return Answer(problem=f"the request failed ({cause(error)})")
-    headers = dict(response.headers)
+    headers = response.headers  # case-insensitive: proxies on HTTP/2 send x-request-id
     log.debug(
         "Alert24 answered %s (X-Request-Id: %s)", response.status_code, headers.get("X-Request-Id")
     )

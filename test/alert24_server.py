@@ -128,10 +128,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.owner  # type: ignore[attr-defined]
 
     def answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        headers = headers or {}
         self.send_response(status)
-        self.send_header("X-Request-Id", f"req-{len(self.owner.received)}")
+        if "x-request-id" not in {name.lower() for name in headers}:
+            self.send_header("X-Request-Id", f"req-{len(self.owner.received)}")
         self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)

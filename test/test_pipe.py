@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alert24_server import Alert24Server, alert24_error, echo_request
+from alert24_server import Alert24Server, alert24_error, echo_request, respond
 from conftest import API_KEY, AUTHOR, MESSAGE, ROOT, run_pipe
 
 
@@ -186,6 +186,12 @@ def test_a_refusal_shows_status_type_message_and_request_id_and_exits_1(env, ser
     assert "authorization_error: API key missing required scope: write" in run.stdout
     assert "X-Request-Id: req-1" in run.stdout
     assert "Traceback" not in run.output
+
+
+def test_the_request_id_is_read_whatever_the_case_of_its_header(env, server):
+    server.script(respond(201, '{"data": {"id": "chg_9"}}', {"x-request-id": "edge-7"}))
+    run = run_pipe(env)
+    assert "✔ Recorded change chg_9 in Alert24 (X-Request-Id: edge-7)." in run.stdout
 
 
 def test_a_refusal_with_fail_on_error_false_warns_and_exits_0(env, server):
