@@ -7,6 +7,7 @@ error names the variable, the value given and what is allowed, so a user can fix
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,10 @@ class PipeValidator(Validator):
         return int(value.strip()) if isinstance(value, str) else value
 
     def _normalize_coerce_number(self, value: Any) -> Any:
-        return float(value.strip()) if isinstance(value, str) else value
+        number = float(value.strip()) if isinstance(value, str) else value
+        if not math.isfinite(number):  # 'nan' would slip past min and max: no order holds it
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
 
 
 def cerberus_rules(schema: Mapping[str, dict]) -> dict[str, dict]:

@@ -235,6 +235,7 @@ def test_a_key_broken_inside_is_refused_without_showing_it(env, server):
         ("RISK_LEVEL", "extreme", "use one of low, medium, high, critical"),
         ("TIMEOUT", "ten", "use a number of seconds from 0.1 to 300"),
         ("TIMEOUT", "0", "use a number of seconds from 0.1 to 300"),
+        ("TIMEOUT", "nan", "use a number of seconds from 0.1 to 300"),
         ("MAX_RETRIES", "-1", "use a whole number from 0 to 10"),
         ("DRY_RUN", "maybe", "use 'true' or 'false'"),
         ("FAIL_ON_ERROR", "nope", "use 'true' or 'false'"),
