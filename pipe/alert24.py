@@ -111,6 +111,7 @@ def deliver(
     log.debug("POST %s", request.url)
     for name, value in request.headers(redacted=True).items():
         log.debug("  %s: %s", name, value)
+    log.debug("  body: %s", payload.decode("utf-8"))
     with requests.Session() as session:
         for attempt in range(1, attempts + 1):
             answer = send(session, request, payload, timeout)
@@ -167,7 +168,7 @@ def send(
     log.debug(
         "Alert24 answered %s (X-Request-Id: %s)", response.status_code, headers.get("X-Request-Id")
     )
-    log.debug("  body: %s", body[:2000].decode("utf-8", "replace"))
+    log.debug("  answer: %s", body[:2000].decode("utf-8", "replace"))
     return Answer(
         response.status_code, headers, body, retryable=response.status_code in RETRY_STATUSES
     )

@@ -285,7 +285,7 @@ def test_an_answer_that_echoes_the_key_is_shown_without_it(env, server):
     server.script(echo_request(400))
     run = run_pipe({**env, "DEBUG": "true"})  # run_pipe fails the test if the key shows
     assert '"Authorization": "Bearer ********"' in run.stdout  # in the ✖ line
-    assert '\\"Authorization\\": \\"Bearer ********\\"' in run.stderr  # in DEBUG's body line
+    assert '\\"Authorization\\": \\"Bearer ********\\"' in run.stderr  # in DEBUG's answer
 
 
 def test_a_proxy_password_is_not_shown_when_the_proxy_is_down(env, server):
@@ -302,6 +302,7 @@ def test_debug_shows_the_request_with_the_key_redacted(env, server):
     assert run.returncode == 0, run.output
     assert "Authorization: Bearer ********" in run.output
     assert "Alert24 answered 201 (X-Request-Id: req-1)" in run.output
+    assert f"  body: {server.received[0].body.decode()}" in run.stderr
 
 
 # Outside Bitbucket -----------------------------------------------------------------------------
