@@ -60,7 +60,7 @@ FAULTS = [
     Fault(
         "429 with Retry-After as an HTTP date",
         lambda: [
-            alert24_error(429, "rate_limit_error", "Slow down", **{"Retry-After": in_seconds(2)})
+            alert24_error(429, "rate_limit_error", "Slow down", **{"Retry-After": in_seconds(3)})
         ],
         True,
         2,
