@@ -64,17 +64,19 @@ class _PackEntry(NamedTuple):
     offset: int
 
 
-def read_checkout(directory: str | os.PathLike) -> Checkout:
-    """The commit checked out in the git clone at or above `directory`.
+def read_checkout(directory: str | os.PathLike, commit: str | None = None) -> Checkout:
+    """A commit of the git clone at or above `directory`: `commit` (a full sha), else HEAD's.
 
+    `branch` is the branch HEAD names, when HEAD is that commit. Bitbucket's pull-request
+    builds check out a merge of their own, so the commit deployed need not be HEAD.
     Raises CheckoutUnreadable, and nothing else, for whatever keeps it from being read.
     """
     try:
         repo = _open_repository(_find_git_dir(Path(directory).resolve()))
-        branch, sha = _resolve_head(repo)
+        branch, sha = _resolve_head(repo) if commit is None else _head_if(repo, commit)
         kind, body = _read_object(repo, bytes.fromhex(sha))
         if kind != b"commit":
-            raise CheckoutUnreadable(f"HEAD is a {kind.decode(errors='replace')}, not a commit")
+            raise CheckoutUnreadable(f"{sha} is a {kind.decode(errors='replace')}, not a commit")
         return _parse_commit(sha, branch, body)
     except CheckoutUnreadable:
         raise
@@ -161,6 +163,19 @@ def _resolve_head(repo: _Repository) -> tuple[str | None, str]:
             return branch, target
         target = _read_ref(repo, target.removeprefix("ref:").strip())
     raise CheckoutUnreadable(f"HEAD leads through more than {SYMREF_DEPTH} symbolic refs")
+
+
+def _head_if(repo: _Repository, commit: str) -> tuple[str | None, str]:
+    """The commit asked for, with HEAD's branch if HEAD is that commit."""
+    sha = commit.strip().lower()
+    is_hex = all(character in "0123456789abcdef" for character in sha)
+    if not is_hex or len(sha) != 2 * HASH_LENGTHS[repo.object_format]:
+        raise CheckoutUnreadable(f"{commit!r} is not a full commit sha of this repository")
+    try:
+        branch, head = _resolve_head(repo)
+    except CheckoutUnreadable:
+        return None, sha
+    return (branch if head == sha else None), sha
 
 
 def _read_ref(repo: _Repository, name: str) -> str:

@@ -346,6 +346,29 @@ def test_any_unicode_message_reads_back_as_written(scratch_repo, message):
 # -- what cannot be read
 
 
+def test_reads_the_commit_asked_for_rather_than_head(tmp_path):
+    # Bitbucket's pull-request builds check out a merge: the deployed commit is HEAD's parent.
+    repo = repo_with_commits(tmp_path / "repo")
+    first = git(repo, "rev-parse", "HEAD~2").strip()
+    checkout = read_checkout(repo, first)
+    assert checkout.sha == first
+    assert checkout.message == git(repo, "log", "-1", "--format=%B", first).rstrip()
+    assert checkout.branch is None  # HEAD is not that commit
+
+
+def test_the_commit_asked_for_keeps_the_branch_when_it_is_head(tmp_path):
+    repo = repo_with_commits(tmp_path / "repo")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert read_checkout(repo, head.upper()) == checkout_per_git(repo)
+
+
+@pytest.mark.parametrize("commit", ["abc1234", "0" * 40, "not a sha"])
+def test_a_commit_that_is_not_in_the_clone_raises(tmp_path, commit):
+    repo = repo_with_commits(tmp_path / "repo")
+    with pytest.raises(CheckoutUnreadable):
+        read_checkout(repo, commit)
+
+
 def test_no_repository_raises(tmp_path):
     with pytest.raises(CheckoutUnreadable, match="no git repository at or above"):
         read_checkout(tmp_path)
@@ -360,7 +383,7 @@ def test_an_empty_repository_raises(tmp_path):
 def test_head_at_something_other_than_a_commit_raises(tmp_path):
     repo = repo_with_commits(tmp_path / "repo")
     (repo / ".git/refs/heads/main").write_text(git(repo, "rev-parse", "HEAD^{tree}"))
-    with pytest.raises(CheckoutUnreadable, match="HEAD is a tree, not a commit"):
+    with pytest.raises(CheckoutUnreadable, match="is a tree, not a commit"):
         read_checkout(repo)
 
 
