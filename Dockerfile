@@ -19,8 +19,9 @@ FROM python:3.13-alpine
 COPY requirements.txt /requirements.txt
 RUN pip install --no-cache-dir --no-deps --require-hashes -r /requirements.txt
 
-# The MIT licence travels with the code it covers.
-COPY LICENSE.txt /LICENSE.txt
+# The MIT licence travels with the code it covers; pipe.yml gives the pipe its version (for its
+# User-Agent and its DEBUG log, which support asks for).
+COPY LICENSE.txt pipe.yml /
 COPY pipe/*.py /pipe/
 
 # Bytecode: compileall for the pipe's modules. The official image ships the standard

@@ -18,6 +18,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
 import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
 
 log = logging.getLogger("alert24")
 
@@ -34,6 +36,8 @@ HINTS = {
     404: "Check SERVICE_ID, and that ALERT24_BASE_URL is your Alert24 address.",
     429: "Alert24 is limiting requests; the pipe gave up after its retries (see MAX_RETRIES).",
 }
+# A gateway's error says nothing of what the server behind it did with the change.
+UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
 
 
 # NamedTuples rather than dataclasses: each dataclass costs ~0.5 ms of start-up, on every run.
@@ -43,6 +47,7 @@ class ChangeRequest(NamedTuple):
     url: str
     api_key: str
     body: dict[str, Any]
+    user_agent: str = "alert24-track-deployment"
 
     def __repr__(self) -> str:  # never the key, wherever a request ends up printed
         return f"ChangeRequest(url={self.url!r}, body={self.body!r})"
@@ -53,11 +58,19 @@ class ChangeRequest(NamedTuple):
             "Authorization": f"Bearer {key}",
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "User-Agent": "alert24-track-deployment (Bitbucket Pipe)",
+            "User-Agent": self.user_agent,
         }
 
     def payload(self) -> bytes:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+    def scrub(self, text: str) -> str:
+        """Text from the other end with the key, and its part after `ak_live_`, blotted out:
+        a proxy or a debugging endpoint may echo the request back, headers and all."""
+        secrets = {self.api_key, self.api_key.rsplit("_", 1)[-1]} if self.api_key else set()
+        for secret in sorted((s for s in secrets if len(s) >= 8), key=len, reverse=True):
+            text = text.replace(secret, "********")
+        return text
 
 
 class Delivery(NamedTuple):
@@ -68,13 +81,13 @@ class Delivery(NamedTuple):
 
 
 class DeliveryFailed(Exception):
-    """Alert24 did not record the change; the message says why and what to do."""
+    """Alert24 did not confirm the change; the reason says why and what to do."""
 
-    def __init__(self, reason: str, *, status: int | None = None, request_id: str | None = None):
+    def __init__(self, reason: str, *, maybe_recorded: bool):
         super().__init__(reason)
         self.reason = reason
-        self.status = status
-        self.request_id = request_id
+        # True when an attempt reached Alert24 and no answer said what became of it.
+        self.maybe_recorded = maybe_recorded
 
 
 class Stopped(BaseException):
@@ -89,9 +102,10 @@ class Answer(NamedTuple):
 
     status: int | None = None
     headers: Mapping[str, str] = {}
-    body: bytes = b""
+    text: str = ""  # the answer's body, scrubbed of the key
     problem: str | None = None
     retryable: bool = False
+    outcome_unknown: bool = False  # the request may have reached Alert24 and been recorded
 
     @property
     def request_id(self) -> str | None:
@@ -112,13 +126,15 @@ def deliver(
     for name, value in request.headers(redacted=True).items():
         log.debug("  %s: %s", name, value)
     log.debug("  body: %s", payload.decode("utf-8"))
+    maybe_recorded = False
     with requests.Session() as session:
         for attempt in range(1, attempts + 1):
-            answer = send(session, request, payload, timeout)
+            answer = send(session, request, payload, timeout, maybe_recorded)
+            maybe_recorded = maybe_recorded or answer.outcome_unknown
             if answer.status is not None and 200 <= answer.status < 300:
-                return Delivery(answer.status, change_id(answer.body), answer.request_id, attempt)
+                return Delivery(answer.status, change_id(answer.text), answer.request_id, attempt)
             if not answer.retryable or attempt == attempts:
-                raise failure(answer, attempt)
+                raise failure(answer, attempt, maybe_recorded)
             delay = wait_before_retry(answer, attempt)
             try:
                 log.warning(
@@ -130,12 +146,22 @@ def deliver(
                 )
                 sleep(delay)
             except Stopped:
-                raise Stopped("while waiting to retry: the change was not recorded") from None
+                raise Stopped(f"while waiting to retry: {fate(maybe_recorded)}") from None
     raise AssertionError("unreachable: the loop returns or raises")
 
 
+def fate(maybe_recorded: bool) -> str:
+    if maybe_recorded:
+        return "an earlier attempt may have recorded the change; check Alert24 before re-running"
+    return "the change was not recorded"
+
+
 def send(
-    session: requests.Session, request: ChangeRequest, payload: bytes, timeout: float
+    session: requests.Session,
+    request: ChangeRequest,
+    payload: bytes,
+    timeout: float,
+    maybe_recorded: bool,
 ) -> Answer:
     try:
         response = session.post(
@@ -148,39 +174,73 @@ def send(
         )
         with response:
             body = read_limited(response, deadline=time.monotonic() + timeout)
-        # A proxy or a debugging endpoint may echo the request back: never print the key.
-        body = body.replace(request.api_key.encode(), b"********") if request.api_key else body
     except Stopped:
-        raise Stopped("before Alert24 answered: the change may not have been recorded") from None
-    except requests.exceptions.SSLError as error:
-        return Answer(problem=f"TLS verification failed ({cause(error)})")
-    except requests.exceptions.ProxyError as error:
-        return Answer(problem=f"the proxy failed ({cause(error)})", retryable=True)
-    except requests.exceptions.Timeout:
-        return Answer(problem=f"no answer within TIMEOUT ({timeout:g} s)", retryable=True)
-    except requests.exceptions.ConnectionError as error:
-        return Answer(problem=f"could not connect ({cause(error)})", retryable=True)
-    except requests.exceptions.ChunkedEncodingError as error:
-        return Answer(problem=f"the answer was cut off ({cause(error)})", retryable=True)
+        raise Stopped(
+            "before Alert24 answered: the change may have been recorded; check Alert24"
+        ) from None
     except requests.exceptions.RequestException as error:
-        return Answer(problem=f"the request failed ({cause(error)})")
-    headers = response.headers  # case-insensitive: proxies on HTTP/2 send x-request-id
+        return unanswered(error, timeout)
+    headers = CaseInsensitiveDict({k: request.scrub(v) for k, v in response.headers.items()})
+    text = request.scrub(body.decode("utf-8", "replace"))
     log.debug(
         "Alert24 answered %s (X-Request-Id: %s)", response.status_code, headers.get("X-Request-Id")
     )
-    log.debug("  answer: %s", body[:2000].decode("utf-8", "replace"))
+    log.debug("  answer: %s", text[:2000])
+    status = response.status_code
     return Answer(
-        response.status_code, headers, body, retryable=response.status_code in RETRY_STATUSES
+        status,
+        headers,
+        text,
+        retryable=status in RETRY_STATUSES,
+        outcome_unknown=status in UNKNOWN_OUTCOME_STATUSES,
     )
 
 
+def unanswered(error: requests.exceptions.RequestException, timeout: float) -> Answer:
+    """What a request that got no answer means: refused before it was sent, or lost after."""
+    reason = cause(error)
+    if isinstance(error, requests.exceptions.SSLError):
+        return Answer(problem=f"TLS verification failed ({reason})")
+    if isinstance(error, requests.exceptions.ProxyError):
+        return Answer(problem=f"the proxy failed ({reason})", retryable=True)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
+    if isinstance(error, requests.exceptions.Timeout):
+        problem = f"no answer within TIMEOUT ({timeout:g} s)"
+        return Answer(problem=problem, retryable=True, outcome_unknown=True)
+    if isinstance(error, requests.exceptions.ConnectionError):
+        if never_connected(error):
+            return Answer(problem=f"could not connect ({reason})", retryable=True)
+        problem = f"the connection was lost before Alert24 answered ({reason})"
+        return Answer(problem=problem, retryable=True, outcome_unknown=True)
+    return Answer(problem=f"the request failed ({reason})")
+
+
+def never_connected(error: BaseException) -> bool:
+    """Whether urllib3 failed to open the connection at all (refused, no such host, ...)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, urllib3.exceptions.NewConnectionError):
+            return True
+        seen = getattr(seen, "reason", None) or next(
+            (arg for arg in seen.args if isinstance(arg, BaseException)), None
+        )
+    return False
+
+
 def read_limited(response: requests.Response, *, deadline: float) -> bytes:
-    """At most BODY_LIMIT bytes, and no longer than the attempt's time: a slow drip ends too."""
+    """At most BODY_LIMIT bytes of the answer, read until the attempt's deadline at the latest:
+    a server that drips its answer a byte at a time ends with the attempt too. The status has
+    arrived by now, so a body cut short still leaves an answer."""
     body = b""
-    for chunk in response.iter_content(8192):
-        body += chunk
-        if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
-            break
+    try:
+        while len(body) < BODY_LIMIT and time.monotonic() < deadline:
+            chunk = response.raw.read1(BODY_LIMIT - len(body), decode_content=True)
+            if not chunk:
+                break
+            body += chunk
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        log.debug("The answer's body was cut off: %s", error)
     return body[:BODY_LIMIT]
 
 
@@ -202,7 +262,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # '²' is a digit to Python, not to HTTP
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -213,7 +273,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def change_id(body: bytes) -> str | None:
+def change_id(body: str) -> str | None:
     """The new change's id, where the answer has one: `{"data": {"id"}}` or `{"id"}`."""
     document = parse_json(body)
     if not isinstance(document, dict):
@@ -223,19 +283,19 @@ def change_id(body: bytes) -> str | None:
     return str(found) if found not in (None, "") else None
 
 
-def failure(answer: Answer, attempts: int) -> DeliveryFailed:
+def failure(answer: Answer, attempts: int, maybe_recorded: bool) -> DeliveryFailed:
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     reason = f"{describe(answer)}{tried}"
     hint = hint_for(answer)
     if hint:
         reason = f"{reason}. {hint.rstrip('.')}."
-    return DeliveryFailed(reason, status=answer.status, request_id=answer.request_id)
+    return DeliveryFailed(reason, maybe_recorded=maybe_recorded)
 
 
 def describe(answer: Answer) -> str:
     if answer.status is None:
         return str(answer.problem)
-    error = alert24_error(answer.body)
+    error = alert24_error(answer.text)
     what = f"Alert24 answered HTTP {answer.status}"
     if error:
         what = f"{what} {error}"
@@ -244,39 +304,55 @@ def describe(answer: Answer) -> str:
     return what
 
 
-def alert24_error(body: bytes) -> str | None:
+def alert24_error(body: str) -> str | None:
     """`type: message` from Alert24's error shape, else the start of whatever came back."""
-    document = parse_json(body)
-    error = document.get("error") if isinstance(document, dict) else None
-    if isinstance(error, dict):
+    error = error_shape(body)
+    if error:
         parts = (str(error.get(key)) for key in ("type", "message") if error.get(key))
         return ": ".join(parts) or None
-    text = " ".join(body[:200].decode("utf-8", "replace").split())
+    text = " ".join(body[:200].split())
     return repr(text) if text else None
 
 
+def error_shape(body: str) -> dict | None:
+    document = parse_json(body)
+    error = document.get("error") if isinstance(document, dict) else None
+    return error if isinstance(error, dict) else None
+
+
 def hint_for(answer: Answer) -> str | None:
-    if answer.status is not None and 300 <= answer.status < 400:
+    if answer.status is None:
+        return hint_for_problem(str(answer.problem))
+    if 300 <= answer.status < 400:
         where = answer.headers.get("Location", "elsewhere")
         return (
             f"It redirects to {where}; the pipe does not follow redirects, so that the key goes "
             "nowhere but ALERT24_BASE_URL. Set ALERT24_BASE_URL to Alert24's own address"
         )
-    if answer.problem and answer.problem.startswith("TLS"):
+    if not answer.request_id and not error_shape(answer.text):
+        return (
+            "The answer has neither an X-Request-Id nor Alert24's error shape, so it may not "
+            "come from Alert24: check ALERT24_BASE_URL, and any proxy in between"
+        )
+    if answer.status >= 500:
+        return "Alert24 had a problem; try again later, and quote the X-Request-Id to support"
+    return HINTS.get(
+        answer.status, "Alert24 refused the change as sent; quote the X-Request-Id to its support"
+    )
+
+
+def hint_for_problem(problem: str) -> str:
+    if problem.startswith("TLS"):
         return (
             "If a proxy or a private certificate authority sits in between, pass its CA file as "
             "REQUESTS_CA_BUNDLE in the pipe's variables"
         )
-    if answer.problem and answer.problem.startswith("the proxy"):
+    if problem.startswith("the proxy"):
         return "Check HTTPS_PROXY and NO_PROXY in the pipe's variables"
-    if answer.status is None:
-        return "Check ALERT24_BASE_URL and the runner's network (HTTPS_PROXY, NO_PROXY)"
-    if answer.status >= 500:
-        return "Alert24 had a problem; try again later, and quote the X-Request-Id to support"
-    return HINTS.get(answer.status)
+    return "Check ALERT24_BASE_URL and the runner's network (HTTPS_PROXY, NO_PROXY)"
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: str) -> Any:
     try:
         return json.loads(body)
     except ValueError:

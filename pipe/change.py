@@ -42,13 +42,15 @@ def build_change(
 ) -> ChangeRecord:
     """The body to POST, from the validated variables, the step, and the checked-out commit."""
     given = {name: value for name, value in variables.items() if value not in (None, "")}
-    local = None if context.in_bitbucket else checkout
     commit_sha = given.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
+    if checkout and commit_sha and checkout.sha != commit_sha.lower():
+        checkout = None  # another commit's message and author would mislead
+    local = None if context.in_bitbucket else checkout
     branch = given.get("BRANCH") or context.branch or (local and local.branch)
     pr_number = given.get("PR_NUMBER") or context.pr_id
     failed = context.step_failed
     record = {
-        "summary": given.get("SUMMARY") or default_summary(context, commit_sha, failed),
+        "summary": summary(given.get("SUMMARY"), context, commit_sha, failed),
         "service_id": given.get("SERVICE_ID"),
         "change_type": given.get("CHANGE_TYPE"),
         "description": given.get("DESCRIPTION"),
@@ -68,6 +70,15 @@ def build_change(
         "tags": change_tags(branch or context.tag, given.get("TAGS") or (), failed),
     }
     return {field: value for field, value in record.items() if value}
+
+
+def summary(
+    given: str | None, context: BitbucketContext, commit_sha: str | None, failed: bool
+) -> str:
+    """The user's summary, or the default; a failure recorded must say so whichever it is."""
+    if not given:
+        return default_summary(context, commit_sha, failed)
+    return f"Failed: {given}" if failed else given
 
 
 def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:

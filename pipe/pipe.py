@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from bitbucket_pipes_toolkit import Pipe, fail
 
-from alert24 import ChangeRequest, DeliveryFailed, Stopped, deliver
+from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change
 from checkout import Checkout, CheckoutUnreadable, read_checkout
 from context import BitbucketContext
@@ -62,13 +65,17 @@ schema: dict[str, dict[str, Any]] = {
     "PR_URL": text("the pull request's Bitbucket URL, on pull-request builds"),
     "PIPELINE_URL": text("this pipeline run's Bitbucket URL"),
     "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
-    "SOURCE": {"type": "string", "empty": False, "default": "bitbucket-pipelines"},
+    "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
     "TAGS": {"type": "list", "default": []},  # items are text, or None where an index is missing
     "ALERT24_BASE_URL": {
         "type": "string",
-        "regex": r"https?://[^\s/?#]+(/[^\s?#]*)?",
+        # No credentials (they would be printed with the URL), no /api path (the pipe adds it).
+        "regex": r"https?://[^\s/?#@]+(?!/api(/|$))(/[^\s?#]*)?",
         "default": "https://app.alert24.net",
-        "meta": {"expects": "use an http(s) address such as https://app.alert24.net"},
+        "meta": {
+            "expects": "use the address alone, such as https://app.alert24.net (the pipe adds "
+            "/api/v1/changes), with no user or password in it"
+        },
     },
     "TRACK_FAILED": flag(False),
     "FAIL_ON_ERROR": flag(True),
@@ -119,7 +126,7 @@ class TrackDeployment(Pipe):
             return
         change = build_change(self.variables, context, self.checkout(context))
         base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
-        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change)
+        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, user_agent())
         if dry_run:
             self.show(request)
             return
@@ -140,8 +147,9 @@ class TrackDeployment(Pipe):
         return key
 
     def checkout(self, context: BitbucketContext) -> Checkout | None:
+        commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
         try:
-            return read_checkout(context.clone_dir)
+            return read_checkout(context.clone_dir, commit)
         except CheckoutUnreadable as why:
             self.log_debug(f"No commit message or author from the checkout: {why}")
             return None
@@ -161,21 +169,44 @@ class TrackDeployment(Pipe):
                 max_retries=self.get_variable("MAX_RETRIES"),
             )
         except DeliveryFailed as failure:
-            self.report_failure(f"The change was not recorded in Alert24: {failure.reason}")
+            if failure.maybe_recorded:
+                self.report_failure(
+                    "Alert24 did not confirm the change, which may have been recorded all the "
+                    f"same (check Alert24 before re-running): {failure.reason}"
+                )
+            else:
+                self.report_failure(f"The change was not recorded in Alert24: {failure.reason}")
             return
         if context.shared_storage_dir:
-            try:
-                write_receipt(context.shared_storage_dir, delivery, request.body)
-            except OSError as error:
-                self.log_warning(f"Could not write {RECEIPT_NAME}: {error.strerror}")
+            self.leave_receipt(context.shared_storage_dir, delivery, request)
         name = f"change {delivery.change_id}" if delivery.change_id else "the change"
         request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
-        self.success(f"Recorded {name} in Alert24{request_id}.")
+        tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
+        self.success(f"Recorded {name} in Alert24{request_id}{tries}.")
+
+    def leave_receipt(self, directory: str, delivery: Delivery, request: ChangeRequest) -> None:
+        try:
+            path = write_receipt(directory, delivery, request.body)
+        except OSError as error:
+            where = os.path.join(directory, RECEIPT_NAME)
+            self.log_warning(f"Could not write {where}: {error.strerror}.")
+        else:
+            self.log_debug(f"Wrote {path} for later steps.")
 
     def report_failure(self, message: str) -> None:
         if self.get_variable("FAIL_ON_ERROR"):
             self.fail(message)
         self.log_warning(f"{message}\nFAIL_ON_ERROR is false: the step carries on.")
+
+
+def user_agent() -> str:
+    """alert24-track-deployment/X.Y.Z, from the pipe.yml the image carries beside the pipe."""
+    metadata = Path(__file__).resolve().parent.parent / "pipe.yml"
+    try:
+        found = re.search(r"^image: \S+:(\S+)$", metadata.read_text(encoding="utf-8"), re.M)
+    except OSError:
+        found = None
+    return f"alert24-track-deployment/{found.group(1) if found else 'unknown'}"
 
 
 def stop_on_sigterm(signum: int, frame: object) -> None:
@@ -186,16 +217,26 @@ def main() -> None:
     # Bitbucket stops a step with SIGTERM; say what became of the change rather than vanish.
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
-        validator = PipeValidator(cerberus_rules(schema))
-        TrackDeployment(schema=schema, validator=validator).run()
+        pipe = TrackDeployment(schema=schema, validator=PipeValidator(cerberus_rules(schema)))
     except Stopped as stop:
         fail(f"Stopped by SIGTERM {stop}.")
     except Exception as error:  # the last guard: a message, never a traceback
-        logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
-        fail(
-            f"Unexpected error: {type(error).__name__}: {error}. Please report it to Alert24 "
-            "support with the log of a run with DEBUG: 'true'."
-        )
+        fail(unexpected(error))
+    try:
+        pipe.log_debug(f"{user_agent()} on Python {sys.version.split()[0]}")
+        pipe.run()
+    except Stopped as stop:
+        fail(f"Stopped by SIGTERM {stop}.")
+    except Exception as error:
+        pipe.report_failure(unexpected(error))  # the variables are read: FAIL_ON_ERROR applies
+
+
+def unexpected(error: Exception) -> str:
+    logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
+    return (
+        f"Unexpected error: {type(error).__name__}: {error}. The change may not have been "
+        "recorded. Please report this to Alert24 support with the log of a run with DEBUG: 'true'."
+    )
 
 
 if __name__ == "__main__":

@@ -51,16 +51,23 @@ def read_variables(
 ) -> dict[str, Any]:
     """The schema's variables from the environment, coerced, defaulted and checked."""
     document: dict[str, Any] = {}
+    problems = []
     for name, rules in schema.items():
         if rules.get("type") == "list":
-            if f"{name}_COUNT" in environ:
+            count = environ.get(f"{name}_COUNT")
+            if count is not None and not (count.isascii() and count.isdigit()):
+                problems.append(
+                    f"{name}_COUNT is {count!r}, which is not valid: give {name} as a YAML list, "
+                    f"and leave {name}_COUNT to Bitbucket."
+                )
+            elif count is not None:
                 document[name] = list(ArrayVariable(name, environ))
             elif environ.get(name):
                 document[name] = environ[name]  # a plain value where a list belongs: explained
         elif environ.get(name, "") != "":
             # `X: $UNSET` in `variables:` arrives empty; it means "not set", so the default applies.
             document[name] = environ[name]
-    problems = [f"{name} holds bytes that are not UTF-8 text." for name in unreadable(document)]
+    problems += [f"{name} holds bytes that are not UTF-8 text." for name in unreadable(document)]
     if not validator.validate(document) or problems:
         raise InvalidVariables("\n".join(explain(validator, schema, document) + problems))
     return validator.document

@@ -249,3 +249,35 @@ def echo_request(status: int) -> Action:
         handler.answer(status, error_body(status, "validation_error", echoed))
 
     return act
+
+
+def foreign(status: int, body: str) -> Action:
+    """An answer from something that is not Alert24: no X-Request-Id, no error shape."""
+
+    def act(handler: Handler) -> None:
+        data = body.encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return act
+
+
+def drip(status: int = 201, every: float = 0.2) -> Action:
+    """Answer at once with a status, then drip a long body one byte at a time."""
+
+    def act(handler: Handler) -> None:
+        handler.send_response(status)
+        handler.send_header("X-Request-Id", "req-drip")
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        try:
+            while not handler.owner.stopping.wait(every):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+        except OSError:
+            pass  # the pipe hung up, as it should
+
+    return act

@@ -67,7 +67,9 @@ def test_the_body_is_json_of_documented_fields_with_no_null_or_empty_value(
 def test_every_value_the_user_gives_arrives_unchanged(given_, context, checkout):
     body = build_change(given_, context, checkout)
     for variable, field in FIELD_OF.items():
-        if given_.get(variable):
+        if variable == "SUMMARY" and given_.get(variable) and context.step_failed:
+            assert body[field] == f"Failed: {given_[variable]}"  # a recorded failure says so
+        elif given_.get(variable):
             assert body[field] == given_[variable]
     for tag in given_.get("TAGS", []):
         if tag and tag.strip():
@@ -105,3 +107,16 @@ def test_inside_bitbucket_the_checkout_branch_is_not_used():
     context = BitbucketContext(repo_slug="shop", tag="v1", build_number="1")
     checkout = Checkout("a" * 40, "main", "Ann", "ann@example.com", "Fix")
     assert "branch" not in build_change({}, context, checkout)
+
+
+def test_a_summary_given_says_failed_when_the_step_failed():
+    context = BitbucketContext(repo_slug="shop", exit_code="2")
+    assert build_change({"SUMMARY": "Ship v3"}, context, None)["summary"] == "Failed: Ship v3"
+
+
+def test_the_checkout_of_another_commit_is_not_used():
+    context = BitbucketContext(repo_slug="shop", commit="b" * 40, build_number="1")
+    checkout = Checkout("a" * 40, None, "Ann", "ann@example.com", "Not the deployed commit")
+    body = build_change({}, context, checkout)
+    assert "commit_message" not in body
+    assert "changed_by" not in body

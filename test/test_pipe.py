@@ -239,7 +239,8 @@ def test_a_key_broken_inside_is_refused_without_showing_it(env, server):
         ("MAX_RETRIES", "-1", "use a whole number from 0 to 10"),
         ("DRY_RUN", "maybe", "use 'true' or 'false'"),
         ("FAIL_ON_ERROR", "nope", "use 'true' or 'false'"),
-        ("ALERT24_BASE_URL", "app.alert24.net", "use an http(s) address"),
+        ("ALERT24_BASE_URL", "app.alert24.net", "use the address alone"),
+        ("ALERT24_BASE_URL", "https://app.alert24.net/api/v1", "use the address alone"),
         ("TAGS", "web", "give a YAML list"),
     ],
 )
@@ -249,6 +250,21 @@ def test_a_bad_value_names_the_variable_the_value_and_what_is_allowed(
     run = run_pipe({**env, variable: value})
     assert run.returncode == 1
     assert f"{variable} is '{value}', which is not valid: {allowed}" in run.stdout
+    assert server.received == []
+
+
+def test_a_base_url_with_credentials_is_refused_without_showing_them(env, server):
+    run = run_pipe({**env, "ALERT24_BASE_URL": "https://deploy:hunter2-secret@alert24.example"})
+    assert run.returncode == 1
+    assert "ALERT24_BASE_URL is" in run.stdout
+    assert "with no user or password in it" in run.stdout
+    assert server.received == []
+
+
+def test_a_tags_count_that_is_not_a_number_is_explained(env, server):
+    run = run_pipe({**env, "TAGS_COUNT": "abc"})
+    assert run.returncode == 1
+    assert "TAGS_COUNT is 'abc', which is not valid: give TAGS as a YAML list" in run.stdout
     assert server.received == []
 
 
