@@ -115,6 +115,8 @@ class TrackDeployment(Pipe):
 
     def run(self) -> None:
         super().run()
+        agent = user_agent()
+        self.log_debug(f"{agent} on Python {sys.version.split()[0]}")
         dry_run = self.get_variable("DRY_RUN")
         api_key = "" if dry_run else self.api_key()
         context = BitbucketContext.from_environ(self.env)
@@ -126,7 +128,7 @@ class TrackDeployment(Pipe):
             return
         change = build_change(self.variables, context, self.checkout(context))
         base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
-        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, user_agent())
+        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, agent)
         if dry_run:
             self.show(request)
             return
@@ -223,7 +225,6 @@ def main() -> None:
     except Exception as error:  # the last guard: a message, never a traceback
         fail(unexpected(error))
     try:
-        pipe.log_debug(f"{user_agent()} on Python {sys.version.split()[0]}")
         pipe.run()
     except Stopped as stop:
         fail(f"Stopped by SIGTERM {stop}.")

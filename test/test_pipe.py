@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from alert24_server import Alert24Server, alert24_error, echo_request, respond
 from conftest import API_KEY, AUTHOR, MESSAGE, ROOT, run_pipe
@@ -311,6 +312,14 @@ def test_a_proxy_password_is_not_shown_when_the_proxy_is_down(env, server):
 
 
 # Debug -----------------------------------------------------------------------------------------
+
+
+def test_the_pipe_names_its_version_to_alert24_and_under_debug(env, server):
+    metadata = yaml.safe_load((ROOT / "pipe.yml").read_text(encoding="utf-8"))
+    version = metadata["image"].rsplit(":", 1)[1]
+    run = run_pipe({**env, "DEBUG": "true"})
+    assert server.received[0].headers["User-Agent"] == f"alert24-track-deployment/{version}"
+    assert f"DEBUG: alert24-track-deployment/{version} on Python 3." in run.stderr
 
 
 def test_debug_shows_the_request_with_the_key_redacted(env, server):
