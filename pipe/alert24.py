@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
@@ -129,7 +129,7 @@ def deliver(
     maybe_recorded = False
     with requests.Session() as session:
         for attempt in range(1, attempts + 1):
-            answer = send(session, request, payload, timeout, maybe_recorded)
+            answer = send(session, request, payload, timeout)
             maybe_recorded = maybe_recorded or answer.outcome_unknown
             if answer.status is not None and 200 <= answer.status < 300:
                 return Delivery(answer.status, change_id(answer.text), answer.request_id, attempt)
@@ -157,11 +157,7 @@ def fate(maybe_recorded: bool) -> str:
 
 
 def send(
-    session: requests.Session,
-    request: ChangeRequest,
-    payload: bytes,
-    timeout: float,
-    maybe_recorded: bool,
+    session: requests.Session, request: ChangeRequest, payload: bytes, timeout: float
 ) -> Answer:
     try:
         response = session.post(
@@ -218,14 +214,16 @@ def unanswered(error: requests.exceptions.RequestException, timeout: float) -> A
 
 def never_connected(error: BaseException) -> bool:
     """Whether urllib3 failed to open the connection at all (refused, no such host, ...)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, urllib3.exceptions.NewConnectionError):
-            return True
-        seen = getattr(seen, "reason", None) or next(
-            (arg for arg in seen.args if isinstance(arg, BaseException)), None
-        )
-    return False
+    return any(isinstance(e, urllib3.exceptions.NewConnectionError) for e in reasons(error))
+
+
+def reasons(error: BaseException) -> Iterator[BaseException]:
+    """The error, then what it wraps, and so on: requests wraps urllib3, which wraps OSError."""
+    reason: BaseException | None = error
+    while reason is not None:
+        yield reason
+        nested = [getattr(reason, "reason", None), *reason.args]
+        reason = next((e for e in nested if isinstance(e, BaseException) and e is not reason), None)
 
 
 def read_limited(response: requests.Response, *, deadline: float) -> bytes:
@@ -361,12 +359,6 @@ def parse_json(body: str) -> Any:
 
 def cause(error: Exception) -> str:
     """The innermost reason of a requests error, without urllib3's wrappers and object reprs."""
-    reason: BaseException = error
-    while True:
-        nested = [getattr(reason, "reason", None), *reason.args]
-        inner = next((e for e in nested if isinstance(e, BaseException) and e is not reason), None)
-        if inner is None:
-            break
-        reason = inner
-    text = re.sub(r"<[^>]*>: ", "", str(reason))
-    return text or type(reason).__name__
+    *_, innermost = reasons(error)
+    text = re.sub(r"<[^>]*>: ", "", str(innermost))
+    return text or type(innermost).__name__
