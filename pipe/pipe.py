@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -190,8 +189,7 @@ class TrackDeployment(Pipe):
         try:
             path = write_receipt(directory, delivery, request.body)
         except OSError as error:
-            where = os.path.join(directory, RECEIPT_NAME)
-            self.log_warning(f"Could not write {where}: {error.strerror}.")
+            self.log_warning(f"Could not write {RECEIPT_NAME} in {directory}: {error.strerror}.")
         else:
             self.log_debug(f"Wrote {path} for later steps.")
 
