@@ -12,6 +12,26 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
+# The variables whose values go into the change; a path (the clone, the storage) is only opened.
+SENT = (
+    "BITBUCKET_COMMIT",
+    "BITBUCKET_BRANCH",
+    "BITBUCKET_TAG",
+    "BITBUCKET_PR_ID",
+    "BITBUCKET_BUILD_NUMBER",
+    "BITBUCKET_REPO_FULL_NAME",
+    "BITBUCKET_REPO_SLUG",
+    "BITBUCKET_DEPLOYMENT_ENVIRONMENT",
+    "BITBUCKET_EXIT_CODE",
+    "BITBUCKET_PIPELINE_UUID",
+    "BITBUCKET_STEP_UUID",
+    "BITBUCKET_STEP_TRIGGERER_UUID",
+)
+
+
+class UnreadableContext(Exception):
+    """Bitbucket passed a variable the change cannot carry; the message names it."""
+
 
 class BitbucketContext(NamedTuple):  # a NamedTuple: a dataclass costs ~1 ms more to create
     commit: str | None = None
@@ -31,6 +51,16 @@ class BitbucketContext(NamedTuple):  # a NamedTuple: a dataclass costs ~1 ms mor
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BitbucketContext:
+        unreadable = [name for name in SENT if not is_utf8(environ.get(name, ""))]
+        if unreadable:
+            raise UnreadableContext(
+                "\n".join(
+                    f"{name} holds bytes that are not UTF-8 text, which Alert24 cannot take: "
+                    "give the branch, tag, environment or repository a UTF-8 name."
+                    for name in unreadable
+                )
+            )
+
         def get(name: str) -> str | None:
             # A variable mapped from an unset one (`X: $UNSET`) arrives empty: the same as absent.
             return environ.get(name) or None
@@ -65,3 +95,12 @@ class BitbucketContext(NamedTuple):  # a NamedTuple: a dataclass costs ~1 ms mor
     def name(self) -> str:
         """The repository's name, as a user would say it in a summary."""
         return self.repo_slug or os.path.basename(os.path.abspath(self.clone_dir))
+
+
+def is_utf8(value: str) -> bool:
+    """Python keeps bytes that are not UTF-8 as lone surrogates, which no JSON body can carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -7,21 +7,43 @@ modules beside this one; only this file turns their errors into the toolkit's fa
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 import signal
 import sys
+
+
+def stopped_while_starting(signum: int, frame: object) -> None:
+    print(
+        f"✖ Stopped by {signal.Signals(signum).name} while the pipe was starting: "
+        "the change was not recorded.",
+        flush=True,
+    )
+    raise SystemExit(1)
+
+
+# Bitbucket stops a step with SIGTERM, a person with Ctrl-C (SIGINT). Caught before the imports
+# below, which take most of a run's start-up, so that no stop ends the run silently.
+signal.signal(signal.SIGTERM, stopped_while_starting)
+signal.signal(signal.SIGINT, stopped_while_starting)
+
+# ruff: noqa: E402 (the imports come after the signal handlers on purpose)
+import ipaddress
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from bitbucket_pipes_toolkit import Pipe, fail
+from bitbucket_pipes_toolkit import Pipe, fail, success
 
 from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change
 from checkout import Checkout, CheckoutUnreadable, read_checkout
-from context import BitbucketContext
-from report import RECEIPT_NAME, write_receipt
+from context import BitbucketContext, UnreadableContext
+from printable import printable, without_password
+from report import ReceiptNotWritten, write_receipt
 from variables import InvalidVariables, PipeValidator, cerberus_rules, read_variables
 
 CHANGE_TYPES = (
@@ -52,9 +74,14 @@ schema: dict[str, dict[str, Any]] = {
     "ALERT24_API_KEY": text(meta={"secret": True, "default": None}),
     "SUMMARY": text("Deployed {BITBUCKET_REPO_SLUG} @ {first 8 of the commit}"),
     "ENVIRONMENT": text("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
-    "CHANGE_TYPE": {"type": "string", "allowed": CHANGE_TYPES, "default": "deployment"},
+    "CHANGE_TYPE": {
+        "type": "string",
+        "coerce": "choice",
+        "allowed": CHANGE_TYPES,
+        "default": "deployment",
+    },
     "SERVICE_ID": text(),
-    "RISK_LEVEL": text("Alert24's default (low)", allowed=RISK_LEVELS),
+    "RISK_LEVEL": text("Alert24's default (low)", coerce="choice", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
     "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
     "COMMIT_MESSAGE": text("message of the checked-out commit"),
@@ -65,11 +92,14 @@ schema: dict[str, dict[str, Any]] = {
     "PIPELINE_URL": text("this pipeline run's Bitbucket URL"),
     "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
     "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
-    "TAGS": {"type": "list", "default": []},  # items are text, or None where an index is missing
+    # Items are text, or None where an index is missing; a plain text is split at its commas.
+    "TAGS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
     "ALERT24_BASE_URL": {
         "type": "string",
+        "coerce": "base_url",
         # No credentials (they would be printed with the URL), no /api path (the pipe adds it).
         "regex": r"https?://[^\s/?#@]+(?!/api(/|$))(/[^\s?#]*)?",
+        "check_with": "host_name",
         "default": "https://app.alert24.net",
         "meta": {
             "expects": "use the address alone, such as https://app.alert24.net (the pipe adds "
@@ -98,27 +128,38 @@ schema: dict[str, dict[str, Any]] = {
     "DEBUG": flag(False),
 }
 
-MISSING_KEY = """ALERT24_API_KEY is not set. Create an API key with the 'write' scope in Alert24, \
-store it as a secured repository or workspace variable, and pass it to the pipe:
+MISSING_KEY = """ALERT24_API_KEY is not set. Create an API key with the 'write' scope in Alert24 \
+(https://alert24.net/docs/api-authentication), store it as a secured repository or workspace \
+variable (https://support.atlassian.com/bitbucket-cloud/docs/variables-and-secrets/), and pass \
+it to the pipe:
     variables:
-      ALERT24_API_KEY: $ALERT24_API_KEY"""
+      ALERT24_API_KEY: $ALERT24_API_KEY
+On a pull request from a fork, Bitbucket passes no secured variables: the key is empty there."""
+
+BROKEN_KEY = (
+    "ALERT24_API_KEY holds spaces, line breaks or non-ASCII characters inside it (not shown). "
+    "Copy the key again from Alert24 into the secured variable."
+)
+
+
+class ConfigurationError(Exception):
+    """Something the user can fix in the step's YAML or variables; the message says what."""
 
 
 class TrackDeployment(Pipe):
     def validate(self) -> dict[str, Any]:
-        try:
-            return read_variables(self.env, self.validator, self.schema)
-        except InvalidVariables as problems:
-            self.fail(f"Validation errors:\n{problems}")
-            raise  # unreachable: fail exits
+        return read_variables(self.env, self.validator, self.schema)
 
     def run(self) -> None:
         super().run()
         agent = user_agent()
         self.log_debug(f"{agent} on Python {sys.version.split()[0]}")
-        dry_run = self.get_variable("DRY_RUN")
-        api_key = "" if dry_run else self.api_key()
         context = BitbucketContext.from_environ(self.env)
+        dry_run = self.get_variable("DRY_RUN")
+        api_key = self.api_key(required=not dry_run)
+        base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
+        if api_key:
+            self.warn_if_unencrypted(base_url)
         if context.step_failed and not self.get_variable("TRACK_FAILED"):
             self.log_info(
                 f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
@@ -126,77 +167,111 @@ class TrackDeployment(Pipe):
             )
             return
         change = build_change(self.variables, context, self.checkout(context))
-        base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
-        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, agent)
+        self.say_where(change, context)
+        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key or "", change, agent)
         if dry_run:
             self.show(request)
             return
-        self.deliver(request, context)
+        delivery = deliver(
+            request,
+            timeout=self.get_variable("TIMEOUT"),
+            max_retries=self.get_variable("MAX_RETRIES"),
+        )
+        try:
+            self.report(delivery, request, context)
+        except Stopped:  # after a 2xx, whatever comes next, the change is in Alert24
+            raise Stopped(
+                f"after the change was recorded in Alert24 ({recorded(delivery)})"
+            ) from None
 
-    def api_key(self) -> str:
+    def api_key(self, *, required: bool) -> str | None:
         # A key pasted with its newline is common; anything inside it is a broken paste.
         key = (self.get_variable("ALERT24_API_KEY") or "").strip()
         if not key:
-            self.fail(MISSING_KEY)
+            if required:
+                raise ConfigurationError(MISSING_KEY)
+            return None
         if not key.isascii() or not key.isprintable() or " " in key:
-            self.fail(
-                "ALERT24_API_KEY holds spaces, line breaks or non-ASCII characters inside it "
-                "(not shown). Copy the key again from Alert24 into the secured variable."
-            )
+            raise ConfigurationError(BROKEN_KEY)
         if not key.startswith("ak_"):
             self.log_warning("ALERT24_API_KEY does not look like an Alert24 key (ak_live_...).")
         return key
+
+    def warn_if_unencrypted(self, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            self.log_warning(
+                f"ALERT24_BASE_URL is {printable(without_password(base_url))}: over http:// the "
+                "key travels unencrypted. Use https://."
+            )
 
     def checkout(self, context: BitbucketContext) -> Checkout | None:
         commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
         try:
             return read_checkout(context.clone_dir, commit)
         except CheckoutUnreadable as why:
-            self.log_debug(f"No commit message or author from the checkout: {why}")
+            self.log_debug(f"No commit message or author from the checkout: {printable(why)}")
             return None
+
+    def say_where(self, change: Mapping[str, Any], context: BitbucketContext) -> None:
+        """A change that lands in `production` only because nothing said otherwise is named,
+        so that a pull-request build does not fill the production timeline unnoticed."""
+        if self.get_variable("ENVIRONMENT") or context.deployment_environment:
+            return
+        log = self.log_warning if context.pr_id else self.log_info
+        log(
+            f"No deployment environment: the change is recorded as {change['environment']!r}, "
+            "Alert24's default. Set `deployment:` on the step, or ENVIRONMENT in the pipe's "
+            "variables, to name another."
+        )
 
     def show(self, request: ChangeRequest) -> None:
         self.log_info("DRY_RUN is on: nothing is sent. The request would be:")
-        headers = "\n".join(f"{k}: {v}" for k, v in request.headers(redacted=True).items())
+        given = "is set" if request.api_key else "is not set: a real run would stop here"
+        headers = {
+            "Authorization": f"Bearer ******** (ALERT24_API_KEY {given})",
+            **{k: v for k, v in request.headers(redacted=True).items() if k != "Authorization"},
+        }
+        lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
         body = json.dumps(request.body, ensure_ascii=False, indent=2)
-        print(f"POST {request.url}\n{headers}\n\n{body}", flush=True)
-        self.success("Dry run: the change above was not sent to Alert24.")
+        say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
+        succeed("Dry run: the change above was not sent to Alert24.")
 
-    def deliver(self, request: ChangeRequest, context: BitbucketContext) -> None:
-        try:
-            delivery = deliver(
-                request,
-                timeout=self.get_variable("TIMEOUT"),
-                max_retries=self.get_variable("MAX_RETRIES"),
-            )
-        except DeliveryFailed as failure:
-            if failure.maybe_recorded:
-                self.report_failure(
-                    "Alert24 did not confirm the change, which may have been recorded all the "
-                    f"same (check Alert24 before re-running): {failure.reason}"
-                )
-            else:
-                self.report_failure(f"The change was not recorded in Alert24: {failure.reason}")
-            return
-        if context.shared_storage_dir:
-            self.leave_receipt(context.shared_storage_dir, delivery, request)
-        name = f"change {delivery.change_id}" if delivery.change_id else "the change"
+    def report(self, delivery: Delivery, request: ChangeRequest, context: BitbucketContext) -> None:
+        summary = printable(request.body["summary"], limit=120)
+        environment = printable(request.body.get("environment", "production"))
         request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
-        self.success(f"Recorded {name} in Alert24{request_id}{tries}.")
+        succeed(
+            f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}'
+            f"{request_id}{tries}."
+        )
+        if context.shared_storage_dir:
+            self.leave_receipt(context.shared_storage_dir, delivery, request)
 
     def leave_receipt(self, directory: str, delivery: Delivery, request: ChangeRequest) -> None:
         try:
             path = write_receipt(directory, delivery, request.body)
-        except OSError as error:
-            self.log_warning(f"Could not write {RECEIPT_NAME} in {directory}: {error.strerror}.")
+        except ReceiptNotWritten as why:
+            self.log_warning(
+                f"The change is recorded, but alert24-change.json could not be written in "
+                f"{printable(directory)} for later steps: {printable(why)}."
+            )
         else:
-            self.log_debug(f"Wrote {path} for later steps.")
+            self.log_debug(f"Wrote {printable(path)} for later steps.")
 
-    def report_failure(self, message: str) -> None:
-        if self.get_variable("FAIL_ON_ERROR"):
-            self.fail(message)
-        self.log_warning(f"{message}\nFAIL_ON_ERROR is false: the step carries on.")
+
+def recorded(delivery: Delivery) -> str:
+    return f"change {printable(delivery.change_id)}" if delivery.change_id else "the change"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def user_agent() -> str:
@@ -209,35 +284,116 @@ def user_agent() -> str:
     return f"alert24-track-deployment/{found.group(1) if found else 'unknown'}"
 
 
-def stop_on_sigterm(signum: int, frame: object) -> None:
-    raise Stopped("before the change was recorded")
+# The edge: only here do errors become the toolkit's ✔ and ✖ lines and an exit code. -----------
 
 
 def main() -> None:
-    # Bitbucket stops a step with SIGTERM; say what became of the change rather than vanish.
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    stops, fail_on_error, doubt = None, True, ""
     try:
-        pipe = TrackDeployment(schema=schema, validator=PipeValidator(cerberus_rules(schema)))
-    except Stopped as stop:
-        fail(f"Stopped by SIGTERM {stop}.")
-    except Exception as error:  # the last guard: a message, never a traceback
-        fail(unexpected(error))
+        stops = StopSignals()
+        fail_on_error, doubt = read_fail_on_error(os.environ)
+        TrackDeployment(schema=schema, validator=PipeValidator(cerberus_rules(schema))).run()
+    except (Exception, Stopped) as error:
+        # The outcome is decided: a second signal must not cut its line short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stopped_by = stops.last if stops else "SIGTERM"
+        give_up(why(error, stopped_by, doubt), fail_on_error or isinstance(error, Stopped))
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def why(error: BaseException, stopped_by: str, doubt: str) -> str:
+    """The ✖ line for whatever ended the run."""
+    if isinstance(error, InvalidVariables):
+        return f"Validation errors:\n{error}{doubt}"
+    if isinstance(error, ConfigurationError | UnreadableContext):
+        return f"{error}{doubt}"
+    if isinstance(error, DeliveryFailed):
+        return delivery_failed(error)
+    if isinstance(error, Stopped):
+        return f"Stopped by {stopped_by} {error}."
+    return unexpected(error)
+
+
+class StopSignals:
+    """SIGTERM and SIGINT raise Stopped wherever the run is; Stopped's catchers add what became
+    of the change, and `last` names the signal for the ✖ line."""
+
+    def __init__(self) -> None:
+        self.last = "SIGTERM"
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def stop(self, signum: int, frame: object) -> None:
+        self.last = signal.Signals(signum).name
+        raise Stopped("before the change was recorded")
+
+
+def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
+    """FAIL_ON_ERROR first, by the schema's own rule: it decides what every failure does, those
+    of the other variables included. One that cannot be read counts as true, and says so."""
+    rule = {"FAIL_ON_ERROR": schema["FAIL_ON_ERROR"]}
     try:
-        pipe.run()
-    except Stopped as stop:
-        fail(f"Stopped by SIGTERM {stop}.")
-    except Exception as error:
-        pipe.report_failure(unexpected(error))  # the variables are read: FAIL_ON_ERROR applies
+        return read_variables(environ, PipeValidator(cerberus_rules(rule)), rule)[
+            "FAIL_ON_ERROR"
+        ], ""
+    except InvalidVariables:
+        return True, "\nFAIL_ON_ERROR could not be read, so it counts as 'true': the step fails."
+
+
+def delivery_failed(failure: DeliveryFailed) -> str:
+    if failure.maybe_recorded:
+        return (
+            "Alert24 did not confirm the change, which may have been recorded all the same "
+            f"(check Alert24 before re-running): {failure.reason}"
+        )
+    return f"The change was not recorded in Alert24: {failure.reason}"
+
+
+def give_up(message: str, fail_on_error: bool) -> None:
+    if not fail_on_error:
+        logging.getLogger().warning(f"{message}\nFAIL_ON_ERROR is false: the step carries on.")
+        sys.exit(0)
+    try:
+        fail(message)  # prints ✖ and exits 1
+    except OSError:  # stdout is closed: the exit code still says it
+        quiet_stdout()
+    sys.exit(1)
+
+
+def succeed(message: str) -> None:
+    try:
+        success(message, do_exit=False)
+    except OSError:  # stdout is closed: the change is recorded all the same
+        quiet_stdout()
+
+
+def say(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except OSError:
+        quiet_stdout()
+
+
+def quiet_stdout() -> None:
+    """After a write to a closed stdout, point it at /dev/null: Python's own flush at exit would
+    otherwise print an error and change the exit code."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def unexpected(error: Exception) -> str:
     logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
     return (
-        f"Unexpected error: {type(error).__name__}: {error}. The change may not have been "
-        "recorded. Please report this to Alert24 support with the log of a run with DEBUG: 'true'."
+        f"Unexpected error: {type(error).__name__}: {printable(error)}. The change may not have "
+        "been recorded. Please report this to Alert24 support with the log of a run with "
+        "DEBUG: 'true'."
     )
 
 
 if __name__ == "__main__":
+    logging.raiseExceptions = False  # a closed stderr must not turn a log line into a traceback
     main()
     sys.exit(0)

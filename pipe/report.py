@@ -2,17 +2,28 @@
 
 Written to BITBUCKET_PIPE_SHARED_STORAGE_DIR, which Bitbucket keeps for the whole pipeline run, so
 that a later pipe or script (a notification, a rollback) can quote the change id.
+
+All or nothing: the receipt is written beside its final name and renamed into place, so a full
+disk, a size limit or a kill mid-write leaves the previous receipt whole, or the new one whole,
+and never a cut file a later step would choke on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import tempfile
 from typing import Any
 
 from alert24 import Delivery
 
 RECEIPT_NAME = "alert24-change.json"
+
+
+class ReceiptNotWritten(Exception):
+    """Why the receipt was not written, in words fit for one warning line."""
 
 
 def write_receipt(directory: str, delivery: Delivery, body: dict[str, Any]) -> str:
@@ -23,7 +34,37 @@ def write_receipt(directory: str, delivery: Delivery, body: dict[str, Any]) -> s
         "status": delivery.status,
         "body": body,
     }
-    os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(receipt, file, ensure_ascii=False, indent=2)
+    data = json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        refuse_what_is_not_a_file(path)
+        replace_whole(path, data)
+    except OSError as error:
+        raise ReceiptNotWritten(error.strerror or str(error)) from error
     return path
+
+
+def refuse_what_is_not_a_file(path: str) -> None:
+    """A FIFO would block the write forever, a device or a link would send it elsewhere."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise ReceiptNotWritten("something other than a regular file is at that path")
+
+
+def replace_whole(path: str, data: bytes) -> None:
+    directory, name = os.path.split(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a later step's other user
+        os.replace(temporary, path)
+    except BaseException:  # a full disk, a size limit, or a stop: the old receipt stays whole
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -99,7 +99,7 @@ FAULTS = [
         lambda: [drip()],
         True,
         1,
-        "Recorded the change in Alert24 (X-Request-Id: req-drip)",
+        "to production (X-Request-Id: req-drip).",
         within=5.0,
         env={"TIMEOUT": "1", "MAX_RETRIES": "0"},
     ),

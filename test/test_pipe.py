@@ -27,7 +27,10 @@ def sent(server: Alert24Server) -> dict:
 def test_a_branch_build_records_the_deployment(env, server, head_sha):
     run = run_pipe(env)
     assert run.returncode == 0, run.output
-    assert "✔ Recorded change chg_0001 in Alert24 (X-Request-Id: req-1)." in run.stdout
+    assert (
+        f'✔ Recorded change chg_0001 in Alert24: "Deployed shop @ {head_sha[:8]}" to production '
+        "(X-Request-Id: req-1)." in run.stdout
+    )
     assert sent(server) == {
         "summary": f"Deployed shop @ {head_sha[:8]}",
         "change_type": "deployment",
@@ -192,7 +195,8 @@ def test_a_refusal_shows_status_type_message_and_request_id_and_exits_1(env, ser
 def test_the_request_id_is_read_whatever_the_case_of_its_header(env, server):
     server.script(respond(201, '{"data": {"id": "chg_9"}}', {"x-request-id": "edge-7"}))
     run = run_pipe(env)
-    assert "✔ Recorded change chg_9 in Alert24 (X-Request-Id: edge-7)." in run.stdout
+    assert "✔ Recorded change chg_9 in Alert24: " in run.stdout
+    assert "(X-Request-Id: edge-7)." in run.stdout
 
 
 def test_a_refusal_with_fail_on_error_false_warns_and_exits_0(env, server):
@@ -242,7 +246,6 @@ def test_a_key_broken_inside_is_refused_without_showing_it(env, server):
         ("FAIL_ON_ERROR", "nope", "use 'true' or 'false'"),
         ("ALERT24_BASE_URL", "app.alert24.net", "use the address alone"),
         ("ALERT24_BASE_URL", "https://app.alert24.net/api/v1", "use the address alone"),
-        ("TAGS", "web", "give a YAML list"),
     ],
 )
 def test_a_bad_value_names_the_variable_the_value_and_what_is_allowed(
@@ -257,7 +260,8 @@ def test_a_bad_value_names_the_variable_the_value_and_what_is_allowed(
 def test_a_base_url_with_credentials_is_refused_without_showing_them(env, server):
     run = run_pipe({**env, "ALERT24_BASE_URL": "https://deploy:hunter2-secret@alert24.example"})
     assert run.returncode == 1
-    assert "ALERT24_BASE_URL is" in run.stdout
+    assert "ALERT24_BASE_URL is 'https://deploy:********@alert24.example'" in run.stdout
+    assert "hunter2" not in run.output
     assert "with no user or password in it" in run.stdout
     assert server.received == []
 
@@ -363,5 +367,70 @@ def test_the_pipe_runs_from_this_repository_as_a_newcomer_would(server):
 def test_a_value_that_is_not_utf8_is_refused_by_name(env, server):
     run = run_pipe({**env, "DESCRIPTION": b"caf\xe9".decode("utf-8", "surrogateescape")})
     assert run.returncode == 1
-    assert "DESCRIPTION holds bytes that are not UTF-8 text." in run.stdout
+    assert (
+        "DESCRIPTION holds bytes that are not UTF-8 text, which Alert24 cannot take" in run.stdout
+    )
     assert server.received == []
+
+
+# Input the toolkit never sees ------------------------------------------------------------------
+
+
+def test_a_bitbucket_variable_that_is_not_utf8_is_refused_by_name(env, server):
+    branch = b"caf\xe9".decode("utf-8", "surrogateescape")
+    run = run_pipe({**env, "BITBUCKET_BRANCH": branch})
+    assert run.returncode == 1
+    assert "BITBUCKET_BRANCH holds bytes that are not UTF-8 text" in run.stdout
+    assert "Unexpected error" not in run.output
+    assert server.received == []
+
+
+def test_more_than_100_tags_are_refused_before_any_is_read(env, server):
+    run = run_pipe({**env, "TAGS_COUNT": "1000000000"}, timeout=10)
+    assert run.returncode == 1
+    assert "TAGS has 1000000000 items, which is too many: give at most 100." in run.stdout
+    assert server.received == []
+
+
+def test_100_tags_are_sent(env, server):
+    tags = {f"TAGS_{i}": f"t{i}" for i in range(100)}
+    run = run_pipe({**env, "TAGS_COUNT": "100", **tags})
+    assert run.returncode == 0, run.output
+    assert sent(server)["tags"][-1] == "t99"
+
+
+def test_an_empty_tags_count_means_no_tags_were_given(env, server):
+    run = run_pipe({**env, "TAGS_COUNT": ""})
+    assert run.returncode == 0, run.output
+    assert sent(server)["tags"] == ["bitbucket", "main"]
+
+
+def test_a_base_url_with_spaces_around_it_and_an_upper_case_scheme_works(env, server):
+    shouted = server.url.replace("http://", "HTTP://")
+    run = run_pipe({**env, "ALERT24_BASE_URL": f"  {shouted}/ \n"})
+    assert run.returncode == 0, run.output
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://app..alert24.net", f"https://{'a' * 64}.alert24.net", "https://.", "https://h:0"],
+    ids=["empty label", "label over 63", "no name", "port 0"],
+)
+def test_a_host_that_cannot_be_a_host_name_is_refused_by_name(url, env, server):
+    run = run_pipe({**env, "ALERT24_BASE_URL": url})
+    assert run.returncode == 1
+    assert f"ALERT24_BASE_URL is '{url}', which is not valid: use the address alone" in run.stdout
+    assert "Unexpected error" not in run.output
+
+
+def test_a_key_sent_over_plain_http_to_another_host_is_warned_about(env, server):
+    run = run_pipe({**env, "ALERT24_BASE_URL": "http://alert24.example", "DRY_RUN": "true"})
+    assert run.returncode == 0, run.output
+    assert "over http:// the key travels unencrypted. Use https://." in run.output
+
+
+def test_plain_http_to_this_machine_is_not_warned_about(env, server):
+    run = run_pipe(env)
+    assert run.returncode == 0, run.output
+    assert "unencrypted" not in run.output
