@@ -220,7 +220,7 @@ class TrackDeployment(Pipe):
             return
         log = self.log_warning if context.pr_id else self.log_info
         log(
-            f"No deployment environment: the change is recorded as {change['environment']!r}, "
+            f"No deployment environment is set: the change goes to {change['environment']!r}, "
             "Alert24's default. Set `deployment:` on the step, or ENVIRONMENT in the pipe's "
             "variables, to name another."
         )

@@ -91,14 +91,14 @@ def test_without_an_environment_the_log_says_production_was_assumed_and_how_to_c
 ):
     run = run_pipe(env)
     assert run.returncode == 0, run.output
-    assert "INFO: No deployment environment: the change is recorded as 'production'" in run.output
+    assert "INFO: No deployment environment is set: the change goes to 'production'" in run.output
     assert "Set `deployment:` on the step, or ENVIRONMENT" in run.output
     assert server.received[0].json["environment"] == "production"
 
 
 def test_a_pull_request_without_an_environment_is_warned_about(env, server):
     run = run_pipe({**env, "BITBUCKET_PR_ID": "7"})
-    assert "WARNING: No deployment environment: the change is recorded as 'production'" in (
+    assert "WARNING: No deployment environment is set: the change goes to 'production'" in (
         run.output
     )
 
