@@ -1,9 +1,11 @@
-"""The release's git side: .ci/release version + tag, run for real against a local bare remote.
+"""The release script: its git side run for real against a local bare remote, its image side
+against a stand-in docker command.
 
-The image command (Docker, Docker Hub) is not run here; version and tag need only git and
-semversioner. Each release must leave X.Y.Z, X.Y and X on origin, at a commit whose pipe.yml
-pins image: alert24/track-deployment:X.Y.Z, because Bitbucket resolves `pipe: ...:1.0` by
-reading pipe.yml at git ref 1.0.
+version and tag need only git and semversioner. Each release must leave X.Y.Z, X.Y and X on
+origin, at a commit whose pipe.yml pins image: alert24/track-deployment:X.Y.Z, because
+Bitbucket resolves `pipe: ...:1.0` by reading pipe.yml at git ref 1.0. The image command is
+run with a script in place of docker (no engine here; test/test_docker_image.py runs the real
+image where there is one).
 """
 
 from __future__ import annotations
@@ -131,3 +133,68 @@ def test_with_no_changesets_and_the_version_tagged_there_is_nothing_to_release(r
     assert "nothing to release" in release(clone, "version").stdout
     assert "nothing to release" in release(clone, "tag").stdout
     assert remote_tags(origin) == before
+
+
+# The image command's order, with a stand-in for the docker command ------------------------------
+#
+# No Docker here: a script named docker on PATH logs each call and answers as Docker would. What
+# is checked is the script's own logic: both platforms smoke-run before anything is pushed, a
+# failed smoke run pushes nothing, one push carries the three tags, the password never reaches
+# a command line.
+
+FAKE_DOCKER = r"""#!/usr/bin/env bash
+printf '%s\n' "$*" >>"$DOCKER_LOG"
+case "$*" in
+    "login "*) cat >/dev/null ;;
+    "buildx inspect "*) exit 1 ;;
+    "buildx imagetools inspect "*) printf 'Platform:    linux/amd64\nPlatform:    linux/arm64\n' ;;
+    "run --rm --platform $FAIL_ON "*) echo "exec format error"; exit 1 ;;
+    "run --rm --platform "*) echo "POST https://app.alert24.net/api/v1/changes" ;;
+esac
+"""
+PASSWORD = "hub-password-not-on-argv"
+
+
+def run_image_command(clone: Path, tmp_path: Path, fail_on: str = "none") -> tuple[int, list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "docker.log"
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(clone),
+        "DOCKER_LOG": str(log),
+        "FAIL_ON": fail_on,
+        "DOCKERHUB_USERNAME": "alert24",
+        "DOCKERHUB_PASSWORD": PASSWORD,
+    }
+    done = subprocess.run(
+        ["bash", str(RELEASE), "image"], check=False, cwd=clone, env=env, capture_output=True
+    )
+    return done.returncode, log.read_text().splitlines() if log.exists() else []
+
+
+def test_both_platforms_are_smoke_run_before_one_push_of_the_three_tags(repository, tmp_path):
+    _, clone = repository
+    release(clone, "version")
+    returncode, calls = run_image_command(clone, tmp_path)
+    assert returncode == 0, calls
+    smoke_runs = [i for i, call in enumerate(calls) if call.startswith("run --rm --platform")]
+    pushes = [i for i, call in enumerate(calls) if " --push " in call]
+    assert [calls[i].split()[3] for i in smoke_runs] == ["linux/amd64", "linux/arm64"]
+    assert len(pushes) == 1 and pushes[0] > max(smoke_runs)
+    push = calls[pushes[0]]
+    assert "--platform linux/amd64,linux/arm64" in push
+    for tag in ("1.0.0", "1.0", "1"):
+        assert f"--tag {IMAGE}:{tag} " in push
+    assert any(call.startswith("run --privileged --rm tonistiigi/binfmt:") for call in calls)
+    assert not any(PASSWORD in call for call in calls)
+
+
+def test_a_failed_smoke_run_pushes_nothing(repository, tmp_path):
+    _, clone = repository
+    release(clone, "version")
+    returncode, calls = run_image_command(clone, tmp_path, fail_on="linux/arm64")
+    assert returncode == 1
+    assert not any("--push" in call or call.startswith("login") for call in calls)
