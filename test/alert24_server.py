@@ -281,3 +281,28 @@ def drip(status: int = 201, every: float = 0.2) -> Action:
             pass  # the pipe hung up, as it should
 
     return act
+
+
+def main() -> None:
+    """`python test/alert24_server.py --port N --api-key K [--host H]`: serve until stopped.
+
+    For tests that need it in another process or container (test/test_docker_image.py); it
+    prints one line once it listens, which they wait for.
+    """
+    import argparse  # noqa: PLC0415 (only the command line needs it)
+
+    parser = argparse.ArgumentParser(description="A local stand-in for Alert24's Changes API.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other containers")
+    args = parser.parse_args()
+    server = Alert24Server(api_key=args.api_key, host=args.host)
+    server.httpd = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.httpd.daemon_threads = True
+    server.httpd.owner = server  # type: ignore[attr-defined]
+    print(f"Alert24 stand-in listening on {server.url}", flush=True)
+    server.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -88,3 +89,15 @@ def test_pipe_yml_lists_the_schema_variables_with_their_defaults():
             text = str(default).lower() if isinstance(default, bool) else str(default)
             assert listed[name]["default"] == text, name
     assert [name for name, entry in listed.items() if entry.get("required")] == ["ALERT24_API_KEY"]
+
+
+def test_pipe_yml_names_the_square_icon_kept_in_this_repository():
+    metadata = yaml.safe_load((ROOT / "pipe.yml").read_text(encoding="utf-8"))
+    prefix = f"{metadata['repository']}/raw/main/"
+    assert metadata["icon"].startswith(prefix)
+    icon = ROOT / metadata["icon"].removeprefix(prefix)
+    svg = ElementTree.parse(icon).getroot()  # noqa: S314 (our own file)
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert svg.get("width") == svg.get("height")
+    _, _, width, height = svg.get("viewBox", "").split()
+    assert width == height
