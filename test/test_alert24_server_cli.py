@@ -45,7 +45,8 @@ def served() -> Iterator[str]:
 def test_a_delivery_to_the_command_is_recorded_and_leaves_a_receipt(served, bitbucket, head_sha):
     run = run_pipe({**bitbucket, "ALERT24_API_KEY": API_KEY, "ALERT24_BASE_URL": served})
     assert run.returncode == 0, run.output
-    assert "✔ Recorded change chg_0001 in Alert24 (X-Request-Id: req-1)." in run.stdout
+    assert "✔ Recorded change chg_0001 in Alert24: " in run.stdout
+    assert "to production (X-Request-Id: req-1)." in run.stdout
     shared = Path(bitbucket["BITBUCKET_PIPE_SHARED_STORAGE_DIR"])
     receipt = json.loads((shared / "alert24-change.json").read_text(encoding="utf-8"))
     assert receipt["change_id"] == "chg_0001"
