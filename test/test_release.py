@@ -126,6 +126,25 @@ def test_the_release_commit_carries_the_changelog_readme_and_no_changeset(reposi
     assert git(origin, "ls-tree", "-r", "--name-only", "1.0.1", ".semversioner/next-release") == ""
 
 
+def test_changesets_before_the_first_publish_join_it_so_1_0_resolves(repository):
+    origin, clone = repository
+    semversioner = Path(sys.executable).parent / "semversioner"
+    subprocess.run(
+        [semversioner, "add-change", "--type", "minor", "--description", "A new thing."],
+        cwd=clone, check=True, capture_output=True,
+    )  # fmt: skip
+    git(clone, "add", ".")
+    git(clone, "commit", "-q", "-m", "A new thing, before 1.0.0 is published")
+    git(clone, "push", "-q", "origin", "HEAD:main")
+    first_release(clone)
+    tags = remote_tags(origin)
+    assert set(tags) == {"1.0.0", "1.0", "1"}
+    assert image_at(origin, "1.0") == f"{IMAGE}:1.0.0"
+    changelog = git(origin, "show", "1.0:CHANGELOG.md")
+    assert "- minor: A new thing." in changelog.split("## 1.0.0", 1)[1]
+    assert git(origin, "ls-tree", "-r", "--name-only", "1.0", ".semversioner/next-release") == ""
+
+
 def test_with_no_changesets_and_the_version_tagged_there_is_nothing_to_release(repository):
     origin, clone = repository
     first_release(clone)
