@@ -3,23 +3,14 @@ properties. Pure functions: no git and no server here (test_went_out.py drives t
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from hypothesis import given
 from hypothesis import strategies as st
 
 import outgoing
 from change import build_change
+from checkout import Commit
 from context import BitbucketContext
 from outgoing import FORWARD, MISSING, REDEPLOY, ROLLBACK, WentOut
-
-
-class Commit(NamedTuple):  # checkout.Commit's fields
-    sha: str
-    subject: str
-    author_name: str
-    message: str
-
 
 P = "9f8e7d6c" + "0" * 32
 C = "1a2b3c4d" + "1" * 32
