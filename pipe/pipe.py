@@ -21,6 +21,8 @@ from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change
 from checkout import Checkout, CheckoutUnreadable, read_checkout
 from context import BitbucketContext
+from outgoing import WentOut, read_went_out, receipt_fields, reported
+from previous import LookupFailed, Mine, find_previous
 from report import RECEIPT_NAME, write_receipt
 from variables import InvalidVariables, PipeValidator, cerberus_rules, read_variables
 
@@ -52,7 +54,11 @@ schema: dict[str, dict[str, Any]] = {
     "ALERT24_API_KEY": text(meta={"secret": True, "default": None}),
     "SUMMARY": text("Deployed {BITBUCKET_REPO_SLUG} @ {first 8 of the commit}"),
     "ENVIRONMENT": text("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
-    "CHANGE_TYPE": {"type": "string", "allowed": CHANGE_TYPES, "default": "deployment"},
+    "CHANGE_TYPE": text(
+        "`deployment`, or `rollback` when the commit deployed is older than the last one "
+        "(see LIST_COMMITS)",
+        allowed=CHANGE_TYPES,
+    ),
     "SERVICE_ID": text(),
     "RISK_LEVEL": text("Alert24's default (low)", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
@@ -66,6 +72,15 @@ schema: dict[str, dict[str, Any]] = {
     "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
     "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
     "TAGS": {"type": "list", "default": []},  # items are text, or None where an index is missing
+    "LIST_COMMITS": flag(True),
+    "PREVIOUS_COMMIT": text(
+        regex=r"(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})",
+        meta={
+            "default": "looked up in Alert24",
+            "expects": "use the full commit id (40 hex characters, or 64 in a SHA-256 "
+            "repository), as `git rev-parse HEAD` prints it",
+        },
+    ),
     "ALERT24_BASE_URL": {
         "type": "string",
         # No credentials (they would be printed with the URL), no /api path (the pipe adds it).
@@ -125,13 +140,84 @@ class TrackDeployment(Pipe):
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
-        change = build_change(self.variables, context, self.checkout(context))
+        checkout = self.checkout(context)
+        change = build_change(self.variables, context, checkout)
         base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
+        went_out = self.went_out(change, context, checkout, base_url, agent)
+        if went_out:
+            change = build_change(self.variables, context, checkout, went_out)
         request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, agent)
         if dry_run:
             self.show(request)
             return
-        self.deliver(request, context)
+        self.deliver(request, context, went_out)
+
+    def went_out(
+        self,
+        change: dict[str, Any],
+        context: BitbucketContext,
+        checkout: Checkout | None,
+        base_url: str,
+        agent: str,
+    ) -> WentOut | None:
+        """The commits since the previous deployment; None, and a line saying why, without."""
+        if not self.get_variable("LIST_COMMITS"):
+            return None
+        current = change.get("commit_sha", "").lower()
+        if not checkout or checkout.sha != current:
+            self.log_debug("No commits listed: the deployed commit is not in the clone.")
+            return None
+        previous = self.get_variable("PREVIOUS_COMMIT")
+        if previous:
+            self.log_debug(f"The previous deployment is PREVIOUS_COMMIT, {previous}.")
+        else:
+            previous = self.previous_commit(change, context, base_url, agent)
+        if not previous:
+            return None
+        try:
+            return read_went_out(context.clone_dir, previous, current)
+        except CheckoutUnreadable as why:
+            self.log_info(f"The commits since {previous[:8]} could not be read: {why}")
+            return None
+
+    def previous_commit(
+        self, change: dict[str, Any], context: BitbucketContext, base_url: str, agent: str
+    ) -> str | None:
+        """The commit of the last deployment Alert24 holds; None, and a line saying why."""
+        key = self.lookup_key()
+        if not key or not context.repo_full_name:
+            why = "no ALERT24_API_KEY" if not key else "no BITBUCKET_REPO_FULL_NAME"
+            self.log_info(f"The previous deployment was not looked up ({why}).")
+            return None
+        mine = Mine(
+            context.repo_full_name,
+            change["environment"],
+            change.get("service_id"),
+            change.get("source"),
+            change.get("external_id"),
+        )
+        timeout = self.get_variable("TIMEOUT")
+        try:
+            found = find_previous(base_url, mine, api_key=key, user_agent=agent, timeout=timeout)
+        except LookupFailed as why:
+            self.log_info(str(why))
+            return None
+        if not found:
+            self.log_info(f"Alert24 holds no earlier deployment to {mine.environment}.")
+            return None
+        self.log_debug(
+            f"The previous deployment is change {found.change_id} (commit {found.commit}, "
+            f"created {found.created_at}), found on page {found.page} of Alert24's list "
+            f"after {found.looked_at} changes."
+        )
+        return found.commit
+
+    def lookup_key(self) -> str:
+        """The key, or in a dry run the key when one is set and looks whole."""
+        if not self.get_variable("DRY_RUN"):
+            return self.api_key()
+        key = (self.get_variable("ALERT24_API_KEY") or "").strip()
+        return key if key.isascii() and key.isprintable() and " " not in key else ""
 
     def api_key(self) -> str:
         # A key pasted with its newline is common; anything inside it is a broken paste.
@@ -162,7 +248,9 @@ class TrackDeployment(Pipe):
         print(f"POST {request.url}\n{headers}\n\n{body}", flush=True)
         self.success("Dry run: the change above was not sent to Alert24.")
 
-    def deliver(self, request: ChangeRequest, context: BitbucketContext) -> None:
+    def deliver(
+        self, request: ChangeRequest, context: BitbucketContext, went_out: WentOut | None = None
+    ) -> None:
         try:
             delivery = deliver(
                 request,
@@ -178,16 +266,24 @@ class TrackDeployment(Pipe):
             else:
                 self.report_failure(f"The change was not recorded in Alert24: {failure.reason}")
             return
+        extra = receipt_fields(went_out) if went_out else None
         if context.shared_storage_dir:
-            self.leave_receipt(context.shared_storage_dir, delivery, request)
+            self.leave_receipt(context.shared_storage_dir, delivery, request, extra)
         name = f"change {delivery.change_id}" if delivery.change_id else "the change"
+        what = f": {reported(went_out)}" if went_out else ""
         request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
-        self.success(f"Recorded {name} in Alert24{request_id}{tries}.")
+        self.success(f"Recorded {name} in Alert24{request_id}{tries}{what}.")
 
-    def leave_receipt(self, directory: str, delivery: Delivery, request: ChangeRequest) -> None:
+    def leave_receipt(
+        self,
+        directory: str,
+        delivery: Delivery,
+        request: ChangeRequest,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         try:
-            path = write_receipt(directory, delivery, request.body)
+            path = write_receipt(directory, delivery, request.body, extra)
         except OSError as error:
             self.log_warning(f"Could not write {RECEIPT_NAME} in {directory}: {error.strerror}.")
         else:

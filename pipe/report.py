@@ -15,13 +15,17 @@ from alert24 import Delivery
 RECEIPT_NAME = "alert24-change.json"
 
 
-def write_receipt(directory: str, delivery: Delivery, body: dict[str, Any]) -> str:
+def write_receipt(
+    directory: str, delivery: Delivery, body: dict[str, Any], extra: dict[str, Any] | None = None
+) -> str:
+    """`extra`: more fields for later steps, such as what went out since the last deployment."""
     path = os.path.join(directory, RECEIPT_NAME)
     receipt = {
         "change_id": delivery.change_id,
         "request_id": delivery.request_id,
         "status": delivery.status,
         "body": body,
+        **(extra or {}),
     }
     os.makedirs(directory, exist_ok=True)
     with open(path, "w", encoding="utf-8") as file:

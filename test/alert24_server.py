@@ -45,6 +45,13 @@ CHANGE_TYPES = {
     "other",
 }
 RISK_LEVELS = {"low", "medium", "high", "critical"}
+# What Alert24 documents it fills in for a field left out of a POST.
+SERVER_DEFAULTS = {
+    "change_type": "deployment",
+    "source": "api",
+    "environment": "production",
+    "risk_level": "low",
+}
 STRING_FIELDS = {
     "summary",
     "service_id",
@@ -249,7 +256,7 @@ def contract(handler: Handler) -> None:
             handler.answer(400, error_body(400, "validation_error", "service_id does not match"))
             return
         change = {**change, "service_id": service}
-    item = owner.store(change)
+    item = owner.store({**SERVER_DEFAULTS, **change})
     handler.answer(201, json.dumps({"data": item}).encode(), {"Content-Type": "application/json"})
 
 
