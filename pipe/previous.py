@@ -75,7 +75,7 @@ def find_previous(
             body_limit=LIST_BODY_LIMIT,
         )
         try:
-            items, more = read_page(answer)
+            items, more = read_page(answer, timeout, left)
         except LookupFailed:
             if best:
                 return best  # the newest of the pages read: better than none
@@ -99,10 +99,12 @@ def list_url(base_url: str, service_id: str | None) -> str:
     return f"{base_url}/api/v1/changes"
 
 
-def read_page(answer: Answer) -> tuple[list[dict[str, Any]], bool]:
+def read_page(answer: Answer, timeout: float, left: float) -> tuple[list[dict[str, Any]], bool]:
     """The page's changes, and whether more follow; LookupFailed for anything else."""
     if answer.status is None:
-        raise LookupFailed(f"Could not list Alert24's changes: {answer.problem}; {WITHOUT}.")
+        # The attempt had what was left of TIMEOUT; the user knows TIMEOUT itself.
+        problem = str(answer.problem).replace(f"({left:g} s)", f"({timeout:g} s)")
+        raise LookupFailed(f"Could not list Alert24's changes: {problem}; {WITHOUT}.")
     if not 200 <= answer.status < 300:
         raise LookupFailed(refusal(answer))
     try:

@@ -19,6 +19,7 @@ Requests to record a change land in `received`, and list requests in `listed`; `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -195,7 +196,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(OSError):  # the pipe hung up, as it does after its TIMEOUT
+            self.wfile.write(body)
 
 
 def error_body(status: int, error_type: str, message: str) -> bytes:

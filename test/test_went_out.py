@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from alert24_server import Alert24Server, alert24_error, delay, respond
+from alert24_server import Alert24Server, alert24_error, contract, delay, respond
 from conftest import git, run_pipe
 
 RESULTS = "https://bitbucket.org/acme/shop/pipelines/results"
@@ -425,7 +425,19 @@ def test_a_lookup_that_gets_no_answer_costs_at_most_one_timeout(env, server, lin
     assert len(server.received) == 1
     assert "description" not in posted(server)
     assert 2 <= run.elapsed < 2 + 3  # one TIMEOUT, and the run's own second or so
-    assert "the commits since the previous deployment are not listed" in run.output
+    assert "no answer within TIMEOUT (2 s); the commits since the previous" in run.output
+
+
+def test_all_pages_of_the_lookup_share_one_timeout(env, server, linear):
+    repo, shas = linear
+    server.seed(previous(shas[30]))
+    server.seed(*(previous(shas[0], change_type="other") for _ in range(150)))
+    server.script_lists(delay(2.7, contract), delay(20))  # page 1 slow, page 2 never answers
+    run = run_pipe(deploy(env, repo, shas[32], TIMEOUT="3"))
+    assert run.returncode == 0, run.output
+    assert len(server.listed) == 2
+    assert len(server.received) == 1
+    assert 3 <= run.elapsed < 3 + 2  # not 2.7 s and then another whole TIMEOUT (5.7 s)
 
 
 def test_the_receipt_says_what_went_out(env, server, linear):
