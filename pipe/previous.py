@@ -142,12 +142,12 @@ def rid(answer: Answer) -> str:
 
 def candidates(items: Iterable[Mapping[str, Any]], mine: Mine) -> list[Mapping[str, Any]]:
     """The changes that can be this one's predecessor, whatever filters Alert24 applied."""
-    home = f"https://bitbucket.org/{mine.repo_full_name}/"
+    home = f"https://bitbucket.org/{mine.repo_full_name}/".lower()  # Bitbucket ignores case
     kept = []
     for item in items:
         tags = item.get("tags")
         if not (
-            text(item, "pipeline_url").startswith(home)
+            text(item, "pipeline_url").lower().startswith(home)
             and text(item, "environment", "production") == mine.environment
             and (not mine.service_id or text(item, "service_id") == mine.service_id)
             and text(item, "change_type", "deployment") in COUNTED

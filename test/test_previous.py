@@ -29,6 +29,12 @@ def test_a_change_of_this_repository_and_environment_counts():
     assert candidates([change()], MINE) == [change()]
 
 
+def test_the_repositorys_name_matches_in_any_case():
+    assert candidates(
+        [change(pipeline_url="https://bitbucket.org/Acme/Shop/pipelines/results/1")], MINE
+    )
+
+
 def test_a_rollback_counts_too():
     assert candidates([change(change_type="rollback")], MINE)
 

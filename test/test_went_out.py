@@ -164,6 +164,17 @@ def test_a_rollback_keeps_the_users_summary_and_change_type(env, server, linear)
     assert (change["summary"], change["change_type"]) == ("Back out", "other")
 
 
+def test_a_failed_rollback_recorded_with_track_failed_keeps_its_failed_summary(env, server, linear):
+    repo, shas = linear
+    server.seed(previous(shas[36]))
+    failed = {"BITBUCKET_EXIT_CODE": "1", "TRACK_FAILED": "true"}
+    run = run_pipe(deploy(env, repo, shas[33], **failed))
+    assert run.returncode == 0, run.output
+    change = posted(server)
+    assert change["summary"] == f"Failed to deploy shop @ {shas[33][:8]}"
+    assert change["tags"][-1] == "failed"
+
+
 def test_the_same_commit_again_is_a_redeploy(env, server, linear):
     repo, shas = linear
     server.seed(previous(shas[20]))
