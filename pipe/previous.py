@@ -60,7 +60,7 @@ def find_previous(
     best: Previous | None = None
     looked_at = 0
     for page in range(1, PAGES + 1):
-        left = deadline - time.monotonic()
+        left, offset = deadline - time.monotonic(), (page - 1) * PAGE
         if left <= 0:
             if best:
                 return best  # the pages read hold one; later pages would be older
@@ -71,11 +71,11 @@ def find_previous(
             api_key=api_key,
             user_agent=user_agent,
             timeout=left,
-            params={**params, "offset": str((page - 1) * PAGE)},
+            params={**params, "offset": str(offset)},
             body_limit=LIST_BODY_LIMIT,
         )
         try:
-            items, more = read_page(answer, timeout, left)
+            items, more = read_page(answer, offset, timeout, left)
         except LookupFailed:
             if best:
                 return best  # the newest of the pages read: better than none
@@ -99,8 +99,11 @@ def list_url(base_url: str, service_id: str | None) -> str:
     return f"{base_url}/api/v1/changes"
 
 
-def read_page(answer: Answer, timeout: float, left: float) -> tuple[list[dict[str, Any]], bool]:
-    """The page's changes, and whether more follow; LookupFailed for anything else."""
+def read_page(
+    answer: Answer, offset: int, timeout: float, left: float
+) -> tuple[list[dict[str, Any]], bool]:
+    """The page's changes, and whether more follow (by has_more, else by total); LookupFailed
+    for anything else."""
     if answer.status is None:
         # The attempt had what was left of TIMEOUT; the user knows TIMEOUT itself.
         problem = str(answer.problem).replace(f"({left:g} s)", f"({timeout:g} s)")
@@ -118,7 +121,11 @@ def read_page(answer: Answer, timeout: float, left: float) -> tuple[list[dict[st
             f"Alert24's list of changes is not of the documented shape {{data, meta}}{rid(answer)}"
             f": {WITHOUT}."
         )
-    more = meta.get("has_more") is True and len(data) > 0
+    more = len(data) > 0 and (
+        meta["has_more"] is True
+        if "has_more" in meta
+        else isinstance(meta.get("total"), int) and meta["total"] > offset + len(data)
+    )
     return [item for item in data if isinstance(item, dict)], more
 
 

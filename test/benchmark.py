@@ -97,7 +97,9 @@ def listing_commands(
     }
     listing = process_env(variables, directory)
     none = process_env({**variables, "ENVIRONMENT": "staging"}, directory)
+    off = process_env({**variables, "LIST_COMMITS": "false"}, directory)
     return {
+        "pipe run, LIST_COMMITS false (no lookup)": ([sys.executable, str(PIPE)], off),
         "pipe run, no previous deployment found in Alert24": ([sys.executable, str(PIPE)], none),
         "pipe run listing 30 commits since the previous deployment": (
             [sys.executable, str(PIPE)],
