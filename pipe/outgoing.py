@@ -75,7 +75,8 @@ def description(went_out: WentOut, environment: str, repo_full_name: str | None 
     if went_out.kind == MISSING:
         return (
             f"The previous deployment to {environment} was {p8}, which this clone does not hold "
-            f"(its history may be too shallow: {DEEPEN}): the commits since are not listed."
+            "(it may lie deeper than the clone, or on a branch the clone did not fetch; "
+            f"{DEEPEN}): the commits since are not listed."
         )
     link = f" ({commit_url(repo_full_name, went_out.previous)})" if repo_full_name else ""
     if went_out.kind == ROLLBACK:
