@@ -113,7 +113,7 @@ def reported(went_out: WentOut) -> str:
     if went_out.kind == REDEPLOY:
         return f"a redeploy of {c8}"
     if went_out.kind == MISSING:
-        return f"since {p8}, which the clone does not hold"
+        return f"no commits listed: {p8}, deployed before, is not in the clone"
     at_least = "" if went_out.complete else "at least "
     return f"{at_least}{many(len(went_out.commits))} since {p8}"
 

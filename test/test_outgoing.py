@@ -146,6 +146,9 @@ def test_the_reported_phrases():
     assert outgoing.reported(forward(1)) == "1 commit since 9f8e7d6c"
     assert outgoing.reported(WentOut(ROLLBACK, P, C)) == "a rollback to 1a2b3c4d from 9f8e7d6c"
     assert outgoing.reported(WentOut(REDEPLOY, C, C)) == "a redeploy of 1a2b3c4d"
+    assert outgoing.reported(WentOut(MISSING, P, C)) == (
+        "no commits listed: 9f8e7d6c, deployed before, is not in the clone"
+    )
 
 
 def test_the_receipt_names_the_previous_commit_and_the_commits():
