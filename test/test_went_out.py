@@ -336,6 +336,7 @@ def test_a_previous_commit_missing_from_the_clone_is_named_and_nothing_listed(
     description = posted(server)["description"]
     assert shas[10][:8] in description
     assert listed_shas(description) == []
+    assert "deployed before, is not in the clone." in run.stdout
     assert posted(server)["tags"] == ["bitbucket", "main"]
 
 
@@ -349,6 +350,20 @@ def test_previous_commit_given_is_used_without_asking_alert24(env, server, linea
     assert run.returncode == 0, run.output
     assert server.listed == []
     assert listed_shas(posted(server)["description"]) == [shas[32][:8], shas[31][:8]]
+
+
+def test_a_sha256_repository_lists_its_commits(env, server, tmp_path):
+    repo = tmp_path / "sha256"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main", "--object-format=sha256")
+    shas = [commit(repo, f"Change {n}") for n in range(3)]
+    assert len(shas[0]) == 64
+    server.seed(previous(shas[0]))
+    run = run_pipe(deploy(env, repo, shas[2]))
+    assert run.returncode == 0, run.output
+    assert listed_shas(posted(server)["description"]) == [shas[2][:8], shas[1][:8]]
+    run = run_pipe(deploy(env, repo, shas[2], PREVIOUS_COMMIT=shas[1], LIST_COMMITS="true"))
+    assert listed_shas(server.received[1].json["description"]) == [shas[2][:8]]
 
 
 @pytest.mark.parametrize("value", ["1a2b3c4d", "g" * 40, "a" * 41])
