@@ -10,6 +10,7 @@ so). All that comes back is foreign text: it reaches the log only through `Secre
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -273,11 +274,17 @@ def secrets_for(api_key: str, url: str) -> Secrets:
 
 
 def passwords_in(url: str) -> tuple[str, ...]:
+    """A URL's password as written and decoded, and the Basic credentials requests makes of it
+    for a proxy (which a proxy could echo back)."""
     try:  # a proxy may be given without its scheme, as requests allows
-        password = urlsplit(url if "://" in url else f"http://{url}").password
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        user, password = parts.username, parts.password
     except ValueError:
         return ()
-    return (password, unquote(password)) if password else ()
+    if not password:
+        return ()
+    basic = f"{unquote(user or '')}:{unquote(password)}".encode("latin-1", "replace")
+    return password, unquote(password), base64.b64encode(basic).decode("ascii")
 
 
 # One attempt ------------------------------------------------------------------------------------
@@ -417,7 +424,7 @@ class Attempt:
 
     def arrived(self, status: int, reason: str) -> None:
         with self.lock:
-            self.status, self.reason = status, reason.strip()
+            self.status, self.reason = status, utf8(reason.strip())
 
     def opened(self, sock: socket.socket) -> None:
         """Keep a duplicate of a new connection's socket, so that `abandon` can shut it down
@@ -445,7 +452,7 @@ class Attempt:
             status, headers, body = self.status, self.headers, bytes(self.body)
             error, connected = self.error, self.connected
         if status is not None:
-            masked = {name: secrets.masked(value) for name, value in headers.items()}
+            masked = {name: secrets.masked(utf8(value)) for name, value in headers.items()}
             return Answer(
                 status,
                 requests.structures.CaseInsensitiveDict(masked),
@@ -459,6 +466,15 @@ class Attempt:
             problem = f"no answer within TIMEOUT ({timeout:g} s)"
             return Answer(problem=problem, retryable=True, outcome_unknown=True)
         return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
+
+
+def utf8(value: str) -> str:
+    """A header as sent: http.client reads headers as Latin-1, which makes a `✔` of UTF-8 three
+    characters of mojibake."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return value
 
 
 class TooManyInterimAnswers(http.client.HTTPException):
@@ -546,7 +562,10 @@ def unanswered(
         return Answer(problem=f"TLS verification failed ({reason})")
     if isinstance(error, requests.exceptions.ProxyError):
         return Answer(problem=f"the proxy failed ({reason})", retryable=True)
-    if isinstance(error, requests.exceptions.ConnectTimeout):
+    # urllib3 calls a TLS handshake that timed out a read timeout: `connected` knows better.
+    if isinstance(error, requests.exceptions.ConnectTimeout) or (
+        isinstance(error, requests.exceptions.Timeout) and not connected
+    ):
         return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
     if isinstance(error, requests.exceptions.Timeout):
         problem = f"no answer within TIMEOUT ({timeout:g} s)"

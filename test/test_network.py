@@ -128,3 +128,17 @@ def test_sigterm_while_alert24_has_not_answered_says_the_change_may_be_recorded(
         "check Alert24." in stdout
     )
     assert_no_secret(stdout + stderr)
+
+
+# ~/.netrc --------------------------------------------------------------------------------------
+
+
+def test_a_netrc_naming_alert24s_host_does_not_replace_the_key(env, server, tmp_path):
+    # requests swaps the Authorization header for ~/.netrc's credentials when given no auth
+    # object; HOME is the run's working directory (conftest.process_env).
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login deploy password netrc-s3cret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    run = run_pipe(env, cwd=tmp_path)
+    assert run.returncode == 0, run.output
+    assert server.received[0].headers["Authorization"] == f"Bearer {API_KEY}"
+    assert "netrc-s3cret" not in run.output
