@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from alert24_server import Alert24Server, alert24_error, contract, delay, respond
+from alert24_server import Alert24Server, alert24_error, contract, delay, drip, respond
 from conftest import git, run_pipe
 
 RESULTS = "https://bitbucket.org/acme/shop/pipelines/results"
@@ -452,6 +452,17 @@ def test_a_lookup_that_gets_no_answer_costs_at_most_one_timeout(env, server, lin
     assert "description" not in posted(server)
     assert 2 <= run.elapsed < 2 + 3  # one TIMEOUT, and the run's own second or so
     assert "no answer within TIMEOUT (2 s); the commits since the previous" in run.output
+
+
+def test_a_list_that_drips_forever_costs_at_most_one_timeout(env, server, linear):
+    repo, shas = linear
+    server.seed(previous(shas[30]))
+    server.script_lists(drip(200, every=0.1))
+    run = run_pipe(deploy(env, repo, shas[32], TIMEOUT="2"))
+    assert run.returncode == 0, run.output
+    assert "description" not in posted(server)
+    assert run.elapsed < 2 + 3
+    assert "the commits since the previous deployment are not listed" in run.output
 
 
 def test_all_pages_of_the_lookup_share_one_timeout(env, server, linear):
