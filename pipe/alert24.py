@@ -3,31 +3,52 @@
 An explicit loop rather than urllib3's Retry: it has to honour Retry-After as seconds or as a date
 with a cap, send the same bytes every time, never follow a redirect with the key, and tell the user
 after every attempt what happened. That reads more plainly as a loop than as Retry's options.
+
+Each attempt is one `exchange`, bounded as a whole by TIMEOUT (its docstring says how, and why
+so). All that comes back is foreign text: it reaches the log only through `Secrets.shown`.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import http.client
 import json
 import logging
+import os
 import random
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 import requests
 import urllib3
-from requests.structures import CaseInsensitiveDict
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from printable import Secrets, printable, without_password
 
 log = logging.getLogger("alert24")
+# urllib3 logs what it cannot parse of an answer raw, with a traceback ("Failed to parse
+# headers"), and its DEBUG lines name proxies: the pipe says what happened in its own words.
+logging.getLogger("urllib3").propagate = False
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubled at each one, with jitter
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 30.0  # however long Alert24 asks for, a run ends in bounded time
 BODY_LIMIT = 64 * 1024  # an answer larger than this is cut: only the id or the error is needed
+MESSAGE_LIMIT = 500  # characters of Alert24's error message: one naming fields can be long
+INTERIM_LIMIT = 100  # interim (1xx) answers before the final one; more is a server gone wrong
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+NO_SECRETS = Secrets()
 
 HINTS = {
     400: "Alert24 names the field it rejected above; check that variable.",
@@ -50,7 +71,7 @@ class ChangeRequest(NamedTuple):
     user_agent: str = "alert24-track-deployment"
 
     def __repr__(self) -> str:  # never the key, wherever a request ends up printed
-        return f"ChangeRequest(url={self.url!r}, body={self.body!r})"
+        return f"ChangeRequest(url={without_password(self.url)!r}, body={self.body!r})"
 
     def headers(self, *, redacted: bool = False) -> dict[str, str]:
         key = "********" if redacted else self.api_key
@@ -64,16 +85,11 @@ class ChangeRequest(NamedTuple):
     def payload(self) -> bytes:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
-    def scrub(self, text: str) -> str:
-        """Text from the other end with the key, and its part after `ak_live_`, blotted out:
-        a proxy or a debugging endpoint may echo the request back, headers and all."""
-        secrets = {self.api_key, self.api_key.rsplit("_", 1)[-1]} if self.api_key else set()
-        for secret in sorted((s for s in secrets if len(s) >= 8), key=len, reverse=True):
-            text = text.replace(secret, "********")
-        return text
-
 
 class Delivery(NamedTuple):
+    """A change Alert24 recorded. change_id and request_id are foreign text already made safe
+    to print (through `Secrets.shown`); print them as they are."""
+
     status: int
     change_id: str | None
     request_id: str | None
@@ -91,19 +107,39 @@ class DeliveryFailed(Exception):
 
 
 class Stopped(BaseException):
-    """The step was stopped (SIGTERM) before Alert24 confirmed the change.
+    """The step was stopped (SIGTERM) while the pipe was at work.
 
     A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (logging's
-    own among them) swallows it."""
+    own among them) swallows it. `str(stop)` says when, and what became of the change, in words
+    that follow "Stopped by SIGTERM ". From `deliver`: `recorded` is True, with the `delivery`,
+    once any 2xx status line has arrived, whatever came after it; `maybe_recorded` when a request
+    may have reached Alert24 and no answer said what became of it. From `exchange`: `answer` is
+    what had arrived of the attempt when it was stopped (the status, once its line is in)."""
+
+    def __init__(
+        self,
+        fate: str = "before the change was recorded",
+        *,
+        recorded: bool = False,
+        maybe_recorded: bool = False,
+        delivery: Delivery | None = None,
+        answer: Answer | None = None,
+    ):
+        super().__init__(fate)
+        self.recorded = recorded
+        self.maybe_recorded = maybe_recorded
+        self.delivery = delivery
+        self.answer = answer
 
 
 class Answer(NamedTuple):
     """One attempt's outcome: a response, or the connection problem that replaced it."""
 
     status: int | None = None
+    # Scrubbed of secrets, not yet printable: print a value through printable().
     headers: Mapping[str, str] = {}
-    text: str = ""  # the answer's body, scrubbed of the key
-    problem: str | None = None
+    text: str = ""  # the answer's body, scrubbed of secrets, at most body_limit bytes of it
+    problem: str | None = None  # safe to print as it is
     retryable: bool = False
     outcome_unknown: bool = False  # the request may have reached Alert24 and been recorded
 
@@ -119,35 +155,94 @@ def deliver(
     max_retries: int,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
-    """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries."""
+    """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries.
+
+    Raises DeliveryFailed when Alert24 did not confirm the change. Raises Stopped when the step
+    is stopped on the way, saying what became of the change: once a 2xx status has arrived that
+    is `recorded=True` with the `delivery` (never a Delivery returned: the run is ending)."""
+    secrets = secrets_for(request.api_key, request.url)
     payload = request.payload()
     attempts = max_retries + 1
-    log.debug("POST %s", request.url)
+    warn_if_unencrypted(request.url, secrets)
+    log.debug("POST %s", secrets.shown(without_password(request.url)))
     for name, value in request.headers(redacted=True).items():
         log.debug("  %s: %s", name, value)
-    log.debug("  body: %s", payload.decode("utf-8"))
-    maybe_recorded = False
-    with requests.Session() as session:
+    log.debug("  body: %s", secrets.shown(payload.decode("utf-8"), limit=BODY_LIMIT))
+    maybe_recorded, answer, attempt = False, None, 0
+    try:
         for attempt in range(1, attempts + 1):
-            answer = send(session, request, payload, timeout)
+            answer = None
+            answer = exchange(
+                "POST",
+                request.url,
+                api_key=request.api_key,
+                user_agent=request.user_agent,
+                timeout=timeout,
+                payload=payload,
+            )
             maybe_recorded = maybe_recorded or answer.outcome_unknown
-            if answer.status is not None and 200 <= answer.status < 300:
-                return Delivery(answer.status, change_id(answer.text), answer.request_id, attempt)
+            if is_success(answer.status):
+                return delivered(answer, attempt, secrets)
             if not answer.retryable or attempt == attempts:
-                raise failure(answer, attempt, maybe_recorded)
+                raise failure(answer, attempt, maybe_recorded, secrets)
             delay = wait_before_retry(answer, attempt)
-            try:
-                log.warning(
-                    "%s; retrying in %.1f s (attempt %d of %d).",
-                    describe(answer),
-                    delay,
-                    attempt + 1,
-                    attempts,
-                )
-                sleep(delay)
-            except Stopped:
-                raise Stopped(f"while waiting to retry: {fate(maybe_recorded)}") from None
+            log.warning(
+                "%s; retrying in %.1f s (attempt %d of %d).",
+                describe(answer, secrets),
+                delay,
+                attempt + 1,
+                attempts,
+            )
+            sleep(delay)
+    except Stopped as stop:
+        raise stopped(stop, answer, attempt, maybe_recorded, secrets) from None
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def is_success(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
+
+
+def delivered(answer: Answer, attempt: int, secrets: Secrets) -> Delivery:
+    found = change_id(answer.text)
+    request_id = answer.request_id
+    return Delivery(
+        answer.status or 0,
+        secrets.shown(found) if found is not None else None,
+        secrets.shown(request_id) if request_id else None,
+        attempt,
+    )
+
+
+def stopped(
+    stop: Stopped, answer: Answer | None, attempt: int, maybe_recorded: bool, secrets: Secrets
+) -> Stopped:
+    """What a stop means for the change, from what had arrived when it came."""
+    during = stop.answer  # set when the stop came within an attempt
+    latest = during or answer
+    if latest is not None and is_success(latest.status):
+        delivery = delivered(latest, attempt, secrets)
+        name = f"change {delivery.change_id}" if delivery.change_id else "the change"
+        request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
+        words = f"after Alert24 answered: it recorded {name}{request_id}"
+        return Stopped(words, recorded=True, delivery=delivery)
+    if during is None and answer is not None:
+        waiting = f"while waiting to retry: {fate(maybe_recorded)}"
+        return Stopped(waiting, maybe_recorded=maybe_recorded)
+    if during is None:
+        return stop
+    maybe_recorded = maybe_recorded or during.outcome_unknown
+    if during.status is not None:
+        when = f"after Alert24 answered HTTP {during.status}"
+    elif during.outcome_unknown:
+        when = "before Alert24 answered"
+    else:
+        when = "before the request reached Alert24"
+    if during.outcome_unknown and during.status is None:
+        what = "the change may have been recorded; check Alert24"
+    else:
+        what = fate(maybe_recorded)
+    return Stopped(f"{when}: {what}", maybe_recorded=maybe_recorded)
 
 
 def fate(maybe_recorded: bool) -> str:
@@ -156,56 +251,327 @@ def fate(maybe_recorded: bool) -> str:
     return "the change was not recorded"
 
 
-def send(
-    session: requests.Session, request: ChangeRequest, payload: bytes, timeout: float
-) -> Answer:
-    try:
-        response = session.post(
-            request.url,
-            data=payload,
-            headers=request.headers(),
-            timeout=timeout,
-            allow_redirects=False,  # the key goes to ALERT24_BASE_URL and nowhere else
-            stream=True,
+def warn_if_unencrypted(url: str, secrets: Secrets) -> None:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    loopback = host in ("localhost", "::1") or host.endswith(".localhost")
+    loopback = loopback or (host.startswith("127.") and host.replace(".", "").isdigit())
+    if parts.scheme.lower() == "http" and not loopback:
+        log.warning(
+            "ALERT24_BASE_URL is http://%s: the API key travels unencrypted. Use https://.",
+            secrets.shown(host),
         )
-        with response:
-            body = read_limited(response, deadline=time.monotonic() + timeout)
-    except Stopped:
-        raise Stopped(
-            "before Alert24 answered: the change may have been recorded; check Alert24"
-        ) from None
-    except requests.exceptions.RequestException as error:
-        return unanswered(error, timeout)
-    headers = CaseInsensitiveDict({k: request.scrub(v) for k, v in response.headers.items()})
-    text = request.scrub(body.decode("utf-8", "replace"))
+
+
+def secrets_for(api_key: str, url: str) -> Secrets:
+    """The key (and its part after `ak_live_`) and the passwords a run holds: in the URL and in
+    the proxy variables, which requests reads from the environment for itself."""
+    urls = [url]
+    for name in PROXY_VARIABLES:
+        urls += [os.environ.get(name) or "", os.environ.get(name.lower()) or ""]
+    passwords = [password for each in urls if each for password in passwords_in(each)]
+    return Secrets.of(api_key, api_key.rsplit("_", 1)[-1], *passwords)
+
+
+def passwords_in(url: str) -> tuple[str, ...]:
+    """A URL's password as written and decoded, and the Basic credentials requests makes of it
+    for a proxy (which a proxy could echo back)."""
+    try:  # a proxy may be given without its scheme, as requests allows
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        user, password = parts.username, parts.password
+    except ValueError:
+        return ()
+    if not password:
+        return ()
+    basic = f"{unquote(user or '')}:{unquote(password)}".encode("latin-1", "replace")
+    return password, unquote(password), base64.b64encode(basic).decode("ascii")
+
+
+# One attempt ------------------------------------------------------------------------------------
+
+
+def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier changes)
+    method: str,
+    url: str,
+    *,
+    api_key: str,
+    user_agent: str,
+    timeout: float,
+    payload: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+    body_limit: int = BODY_LIMIT,
+) -> Answer:
+    """One attempt, all of it within `timeout` seconds; network trouble comes back in the Answer
+    (problem/retryable/outcome_unknown), never as an exception; Stopped propagates, with
+    `answer` set to what had arrived (see Stopped).
+
+    Why a worker thread: socket timeouts apply to each read, so a server that sends a byte every
+    few seconds, or `100 Continue` forever, would hold a request for ever under them. The
+    attempt runs in a daemon thread that the main thread waits for until the deadline; then it
+    takes whatever has arrived (a status line is an answer even when its headers or body are still
+    dripping) and abandons the rest: the attempt's sockets are shut down, which ends any read in
+    progress, and an attempt that had not connected yet can no longer send. Measured against
+    SIGALRM (a timer in the main thread): an alarm does interrupt reads and TLS handshakes, but
+    getaddrinfo finishes its own resolver timeout first (3 s of 3 with a silent DNS server, for an
+    alarm at 0.5 s), while the waiting thread returned at 0.50 s; and the main thread's wait
+    still lets the SIGTERM handler raise Stopped at once (lock waits are interrupted by signals).
+    """
+    secrets = secrets_for(api_key, url)
+    attempt = Attempt(body_limit)
+    # identity: nothing to decompress, so an answer cannot grow past body_limit on the way
+    headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+    headers["User-Agent"] = user_agent
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
+    request = {
+        "method": method,
+        "url": url,
+        "params": params,
+        "data": payload,
+        "headers": headers,
+        # The key through an auth object: given none, requests would put ~/.netrc's credentials
+        # for the host in place of the Authorization header.
+        "auth": BearerAuth(api_key),
+        "timeout": timeout,  # ends a worker on its own too, should it outlive its attempt
+        "allow_redirects": False,  # the key goes to ALERT24_BASE_URL and nowhere else
+        "stream": True,
+    }
+    worker = threading.Thread(target=attempt.make, args=(request,), name="attempt", daemon=True)
+    try:
+        worker.start()
+        attempt.finished.wait(timeout)
+        answer = attempt.outcome(secrets, timeout)
+    except Stopped as stop:
+        raise Stopped(str(stop), answer=attempt.outcome(secrets, timeout)) from None
+    finally:
+        attempt.abandon()
+    show(answer, attempt, secrets)
+    return answer
+
+
+class BearerAuth(requests.auth.AuthBase):
+    def __init__(self, api_key: str):
+        self.api_key = api_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.api_key}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(********)"
+
+
+def show(answer: Answer, attempt: Attempt, secrets: Secrets) -> None:
+    if answer.status is None:
+        return
     log.debug(
-        "Alert24 answered %s (X-Request-Id: %s)", response.status_code, headers.get("X-Request-Id")
+        "Alert24 answered %s (X-Request-Id: %s)%s",
+        answer.status,
+        secrets.shown(answer.request_id) if answer.request_id else None,
+        f", reason phrase: {secrets.shown(attempt.reason)}" if attempt.reason else "",
     )
-    log.debug("  answer: %s", text[:2000])
-    status = response.status_code
-    return Answer(
-        status,
-        headers,
-        text,
-        retryable=status in RETRY_STATUSES,
-        outcome_unknown=status in UNKNOWN_OUTCOME_STATUSES,
-    )
+    if attempt.cut_off is not None:
+        log.debug("  The answer's body was cut off: %s", secrets.shown(cause(attempt.cut_off)))
+    log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
 
 
-def unanswered(error: requests.exceptions.RequestException, timeout: float) -> Answer:
+class Attempt:
+    """One attempt in flight: the worker thread that makes it writes here; the main thread,
+    which waits for it, reads what has arrived and may abandon it."""
+
+    def __init__(self, body_limit: int):
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.body_limit = body_limit
+        self.abandoned = False
+        self.connected = False  # connected (through any proxy, TLS done): the request may be sent
+        self.status: int | None = None  # the final answer's, from the moment its line arrived
+        self.reason = ""
+        self.headers: Mapping[str, str] = {}
+        self.body = bytearray()
+        self.error: Exception | None = None  # what ended the attempt before an answer
+        self.cut_off: Exception | None = None  # what ended the body early
+        self.sockets: list[socket.socket] = []  # duplicates, to shut down from the main thread
+
+    def make(self, request: dict[str, Any]) -> None:
+        """The worker's whole job: any error is kept for the main thread, never raised here."""
+        try:
+            with requests.Session() as session:
+                adapter = AttemptAdapter(self)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                with session.request(**request) as response:
+                    with self.lock:
+                        self.headers = response.headers
+                    self.read_body(response)
+        except Exception as error:  # the main thread turns it into an Answer
+            self.error = error
+        finally:
+            self.finished.set()
+
+    def read_body(self, response: requests.Response) -> None:
+        """At most body_limit bytes; the status has arrived, so a body cut short still leaves
+        an answer."""
+        try:
+            while len(self.body) < self.body_limit and not self.abandoned:
+                chunk = response.raw.read1(self.body_limit - len(self.body), decode_content=True)
+                if not chunk:
+                    break
+                with self.lock:
+                    self.body += chunk[: self.body_limit - len(self.body)]
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            self.cut_off = error
+
+    def arrived(self, status: int, reason: str) -> None:
+        with self.lock:
+            self.status, self.reason = status, utf8(reason.strip())
+
+    def opened(self, sock: socket.socket) -> None:
+        """Keep a duplicate of a new connection's socket, so that `abandon` can shut it down
+        without racing the worker for its file descriptor; refuse it once abandoned."""
+        with self.lock:
+            if not self.abandoned:
+                self.sockets.append(sock.dup())
+                return
+        sock.close()
+        raise ConnectionAbortedError("the attempt's time was up")
+
+    def abandon(self) -> None:
+        with self.lock:
+            self.abandoned = True
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed by the other end
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read in progress, TLS or not
+            sock.close()
+
+    def outcome(self, secrets: Secrets, timeout: float) -> Answer:
+        """What the attempt amounts to now: the answer so far once a final status line is in,
+        else why there is none."""
+        with self.lock:
+            status, headers, body = self.status, self.headers, bytes(self.body)
+            error, connected = self.error, self.connected
+        if status is not None:
+            masked = {name: secrets.masked(utf8(value)) for name, value in headers.items()}
+            return Answer(
+                status,
+                requests.structures.CaseInsensitiveDict(masked),
+                secrets.masked(body.decode("utf-8", "replace")),
+                retryable=status in RETRY_STATUSES,
+                outcome_unknown=status in UNKNOWN_OUTCOME_STATUSES,
+            )
+        if error is not None:
+            return unanswered(error, timeout, secrets, connected)
+        if connected:
+            problem = f"no answer within TIMEOUT ({timeout:g} s)"
+            return Answer(problem=problem, retryable=True, outcome_unknown=True)
+        return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
+
+
+def utf8(value: str) -> str:
+    """A header as sent: http.client reads headers as Latin-1, which makes a `✔` of UTF-8 three
+    characters of mojibake."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return value
+
+
+class TooManyInterimAnswers(http.client.HTTPException):
+    pass
+
+
+class FinalAnswer(http.client.HTTPResponse):
+    """http.client's response, reading past interim (1xx) answers to the final one: http.client
+    skips `100 Continue` only, without limit, and takes a 103 or a 102 for the answer. It also
+    tells the attempt the final status as soon as its line is in."""
+
+    def __init__(self, sock: socket.socket, *args: Any, attempt: Attempt, **kwargs: Any):
+        super().__init__(sock, *args, **kwargs)
+        self.attempt = attempt
+        self.final = False
+
+    def begin(self) -> None:
+        # _read_status also reads a proxy's answer to CONNECT, which says nothing of the change.
+        self.final = True
+        super().begin()
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(INTERIM_LIMIT + 1):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200:
+                if self.final:
+                    self.attempt.arrived(status, reason)
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's own headers
+        raise TooManyInterimAnswers(f"more than {INTERIM_LIMIT} interim (1xx) answers")
+
+
+class TrackedConnection:
+    """A urllib3 connection that reports to its attempt: its socket as soon as it is open, that
+    it is ready to send, and the final status through FinalAnswer."""
+
+    def __init__(self, *args: Any, attempt: Attempt, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.attempt = attempt
+        self.response_class = partial(FinalAnswer, attempt=attempt)
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        self.attempt.opened(sock)
+        return sock
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.attempt.connected = True
+
+
+class TrackedHTTPConnection(TrackedConnection, HTTPConnection):
+    pass
+
+
+class TrackedHTTPSConnection(TrackedConnection, HTTPSConnection):
+    pass
+
+
+class AttemptAdapter(HTTPAdapter):
+    """requests' adapter, with this attempt's connections in its pools (its own pools: no
+    global patching), the same for a direct connection and one through a proxy."""
+
+    def __init__(self, attempt: Attempt):
+        self.attempt = attempt
+        super().__init__()
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        pool = super().get_connection_with_tls_context(*args, **kwargs)
+        https = pool.scheme == "https"
+        pool.ConnectionCls = TrackedHTTPSConnection if https else TrackedHTTPConnection
+        pool.conn_kw["attempt"] = self.attempt
+        return pool
+
+
+def unanswered(
+    error: Exception, timeout: float, secrets: Secrets, connected: bool = True
+) -> Answer:
     """What a request that got no answer means: refused before it was sent, or lost after."""
-    reason = cause(error)
+    reason = secrets.shown(without_password(cause(error)))
+    if any(isinstance(e, TooManyInterimAnswers) for e in reasons(error)):
+        problem = f"Alert24 sent {reason} and no final answer"
+        return Answer(problem=problem, retryable=True, outcome_unknown=True)
     if isinstance(error, requests.exceptions.SSLError):
         return Answer(problem=f"TLS verification failed ({reason})")
     if isinstance(error, requests.exceptions.ProxyError):
         return Answer(problem=f"the proxy failed ({reason})", retryable=True)
-    if isinstance(error, requests.exceptions.ConnectTimeout):
+    # urllib3 calls a TLS handshake that timed out a read timeout: `connected` knows better.
+    if isinstance(error, requests.exceptions.ConnectTimeout) or (
+        isinstance(error, requests.exceptions.Timeout) and not connected
+    ):
         return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
     if isinstance(error, requests.exceptions.Timeout):
         problem = f"no answer within TIMEOUT ({timeout:g} s)"
         return Answer(problem=problem, retryable=True, outcome_unknown=True)
     if isinstance(error, requests.exceptions.ConnectionError):
-        if never_connected(error):
+        if never_connected(error) or not connected:
             return Answer(problem=f"could not connect ({reason})", retryable=True)
         problem = f"the connection was lost before Alert24 answered ({reason})"
         return Answer(problem=problem, retryable=True, outcome_unknown=True)
@@ -224,22 +590,6 @@ def reasons(error: BaseException) -> Iterator[BaseException]:
         yield reason
         nested = [getattr(reason, "reason", None), *reason.args]
         reason = next((e for e in nested if isinstance(e, BaseException) and e is not reason), None)
-
-
-def read_limited(response: requests.Response, *, deadline: float) -> bytes:
-    """At most BODY_LIMIT bytes of the answer, read until the attempt's deadline at the latest:
-    a server that drips its answer a byte at a time ends with the attempt too. The status has
-    arrived by now, so a body cut short still leaves an answer."""
-    body = b""
-    try:
-        while len(body) < BODY_LIMIT and time.monotonic() < deadline:
-            chunk = response.raw.read1(BODY_LIMIT - len(body), decode_content=True)
-            if not chunk:
-                break
-            body += chunk
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        log.debug("The answer's body was cut off: %s", error)
-    return body[:BODY_LIMIT]
 
 
 def wait_before_retry(answer: Answer, attempt: int, rng: random.Random | None = None) -> float:
@@ -272,44 +622,54 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 
 
 def change_id(body: str) -> str | None:
-    """The new change's id, where the answer has one: `{"data": {"id"}}` or `{"id"}`."""
+    """The new change's id, where the answer has one: `{"data": {"id"}}` or `{"id"}`; an id that
+    is not text (a number, a list) as its JSON."""
     document = parse_json(body)
     if not isinstance(document, dict):
         return None
     data = document.get("data")
     found = data.get("id") if isinstance(data, dict) else document.get("id")
-    return str(found) if found not in (None, "") else None
+    if found in (None, ""):
+        return None
+    return found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
 
 
-def failure(answer: Answer, attempts: int, maybe_recorded: bool) -> DeliveryFailed:
+def failure(
+    answer: Answer, attempts: int, maybe_recorded: bool, secrets: Secrets = NO_SECRETS
+) -> DeliveryFailed:
     tried = f" after {attempts} attempts" if attempts > 1 else ""
-    reason = f"{describe(answer)}{tried}"
-    hint = hint_for(answer)
+    reason = f"{describe(answer, secrets)}{tried}"
+    hint = hint_for(answer, secrets)
     if hint:
         reason = f"{reason}. {hint.rstrip('.')}."
     return DeliveryFailed(reason, maybe_recorded=maybe_recorded)
 
 
-def describe(answer: Answer) -> str:
+def describe(answer: Answer, secrets: Secrets = NO_SECRETS) -> str:
     if answer.status is None:
         return str(answer.problem)
-    error = alert24_error(answer.text)
+    error = alert24_error(answer.text, secrets.shown)
     what = f"Alert24 answered HTTP {answer.status}"
     if error:
         what = f"{what} {error}"
     if answer.request_id:
-        what = f"{what} (X-Request-Id: {answer.request_id})"
+        what = f"{what} (X-Request-Id: {secrets.shown(answer.request_id)})"
     return what
 
 
-def alert24_error(body: str) -> str | None:
-    """`type: message` from Alert24's error shape, else the start of whatever came back."""
+def alert24_error(body: str, shown: Callable[..., str] = printable) -> str | None:
+    """`type: message` from Alert24's error shape, else the start of whatever came back; each
+    piece printable."""
     error = error_shape(body)
     if error:
-        parts = (str(error.get(key)) for key in ("type", "message") if error.get(key))
+        parts = (
+            shown(error.get(key), limit=MESSAGE_LIMIT)
+            for key in ("type", "message")
+            if error.get(key)
+        )
         return ": ".join(parts) or None
     text = " ".join(body[:200].split())
-    return repr(text) if text else None
+    return f"'{shown(text)}'" if text else None
 
 
 def error_shape(body: str) -> dict | None:
@@ -318,11 +678,12 @@ def error_shape(body: str) -> dict | None:
     return error if isinstance(error, dict) else None
 
 
-def hint_for(answer: Answer) -> str | None:
+def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str | None:
     if answer.status is None:
         return hint_for_problem(str(answer.problem))
     if 300 <= answer.status < 400:
-        where = answer.headers.get("Location", "elsewhere")
+        location = answer.headers.get("Location")
+        where = secrets.shown(without_password(location)) if location else "elsewhere"
         return (
             f"It redirects to {where}; the pipe does not follow redirects, so that the key goes "
             "nowhere but ALERT24_BASE_URL. Set ALERT24_BASE_URL to Alert24's own address"
@@ -353,7 +714,7 @@ def hint_for_problem(problem: str) -> str:
 def parse_json(body: str) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         return None
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import outgoing
 from checkout import Checkout
 from context import BitbucketContext
+from outgoing import WentOut
 
 BITBUCKET = "https://bitbucket.org"
 
@@ -38,9 +40,13 @@ ChangeRecord = dict[str, Any]
 
 
 def build_change(
-    variables: Mapping[str, Any], context: BitbucketContext, checkout: Checkout | None
+    variables: Mapping[str, Any],
+    context: BitbucketContext,
+    checkout: Checkout | None,
+    went_out: WentOut | None = None,
 ) -> ChangeRecord:
-    """The body to POST, from the validated variables, the step, and the checked-out commit."""
+    """The body to POST, from the validated variables, the step, the checked-out commit, and
+    what went out since the previous deployment when that is known."""
     given = {name: value for name, value in variables.items() if value not in (None, "")}
     commit_sha = given.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
     if checkout and commit_sha and checkout.sha != commit_sha.lower():
@@ -49,11 +55,14 @@ def build_change(
     branch = given.get("BRANCH") or context.branch or (local and local.branch)
     pr_number = given.get("PR_NUMBER") or context.pr_id
     failed = context.step_failed
+    environment = given.get("ENVIRONMENT") or context.deployment_environment or "production"
     record = {
-        "summary": summary(given.get("SUMMARY"), context, commit_sha, failed),
+        "summary": summary(given.get("SUMMARY"), context, commit_sha, failed, went_out),
         "service_id": given.get("SERVICE_ID"),
-        "change_type": given.get("CHANGE_TYPE"),
-        "description": given.get("DESCRIPTION"),
+        "change_type": given.get("CHANGE_TYPE")
+        or (went_out and outgoing.change_type(went_out))
+        or "deployment",
+        "description": description(given.get("DESCRIPTION"), went_out, environment, context),
         "source": given.get("SOURCE"),
         "commit_sha": commit_sha,
         "commit_message": given.get("COMMIT_MESSAGE") or (checkout and checkout.message),
@@ -61,24 +70,43 @@ def build_change(
         "pr_number": pr_number,
         "pr_url": given.get("PR_URL") or pull_request_url(context, pr_number),
         "pipeline_url": given.get("PIPELINE_URL") or pipeline_url(context),
-        "environment": given.get("ENVIRONMENT") or context.deployment_environment or "production",
+        "environment": environment,
         "risk_level": given.get("RISK_LEVEL"),
         "changed_by": given.get("CHANGED_BY")
         or (checkout and checkout.author)
         or context.triggerer_uuid,
         "external_id": given.get("EXTERNAL_ID") or external_id(context),
-        "tags": change_tags(branch or context.tag, given.get("TAGS") or (), failed),
+        "tags": change_tags(
+            branch or context.tag,
+            [*(given.get("TAGS") or ()), *(outgoing.jira_keys(went_out) if went_out else ())],
+            failed,
+        ),
     }
     return {field: value for field, value in record.items() if value}
 
 
 def summary(
-    given: str | None, context: BitbucketContext, commit_sha: str | None, failed: bool
+    given: str | None,
+    context: BitbucketContext,
+    commit_sha: str | None,
+    failed: bool,
+    went_out: WentOut | None = None,
 ) -> str:
     """The user's summary, or the default; a failure recorded must say so whichever it is."""
-    if not given:
-        return default_summary(context, commit_sha, failed)
-    return f"Failed: {given}" if failed else given
+    if given:
+        return f"Failed: {given}" if failed else given
+    backwards = went_out and not failed and outgoing.summary(went_out, context.name)
+    return backwards or default_summary(context, commit_sha, failed)
+
+
+def description(
+    given: str | None, went_out: WentOut | None, environment: str, context: BitbucketContext
+) -> str | None:
+    """The user's description, then what went out under its own heading."""
+    if not went_out:
+        return given
+    listed = outgoing.description(went_out, environment, context.repo_full_name)
+    return f"{given}\n\n{listed}" if given else listed
 
 
 def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:

@@ -12,15 +12,19 @@ alternatives and neither fits:
 Only what leads from HEAD to one commit is read: refs, a loose object, or one entry of a pack
 found through its .idx fanout and a binary search, so a call takes well under a millisecond
 however large the pack. Whatever goes wrong raises CheckoutUnreadable, worded for one log line.
+
+It also reads history: which commits `git log base..head` shows, walking parents the way git's
+revision walk does (see commits_between), with pack indexes and mmaps kept open for the walk.
 """
 
 import codecs
 import hashlib
+import heapq
 import mmap
 import os
 import zlib
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 HASH_LENGTHS = {"sha1": 20, "sha256": 32}  # other object formats would change more than this
 SYMREF_DEPTH = 5  # git's own limit on symbolic refs pointing at symbolic refs
@@ -29,6 +33,9 @@ OBJECT_DIRS = 16  # plenty for alternates naming alternates, and no more if they
 PACK_TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 OFS_DELTA, REF_DELTA = 6, 7
 CHUNK = 4096  # a commit entry, header and all, usually fits in one read
+DELTA_CACHE = 32 << 20  # bytes of rebuilt objects kept as delta bases (git's own default: 96 MiB)
+SLOP = 5  # git's revision walk looks this many uninteresting commits past the last one it shows
+GRAPH_DATE_LIMIT = 1 << 34  # git's commit-graph keeps 34 bits of a date; later ones it truncates
 
 
 # NamedTuples, as each frozen dataclass costs ~0.4 ms of start-up on every run.
@@ -46,6 +53,25 @@ class Checkout(NamedTuple):
     @property
     def author(self) -> str:
         return f"{self.author_name} <{self.author_email}>"
+
+
+class Commit(NamedTuple):
+    """One commit of a range, as the pipe lists it."""
+
+    sha: str  # full hex
+    subject: str  # the message's first line that is not blank
+    author_name: str
+    message: str  # subject and body, without trailing whitespace
+
+
+class CommitRange(NamedTuple):
+    """The commits `git log base..head` shows, newest first, in git log's own order."""
+
+    commits: list[Commit]
+    # False when the clone is shallow and its history ends before the range can be told apart:
+    # `commits` is then what `git log base..head` shows in this clone, which may differ from it
+    # in a full clone (fewer commits, or rarely some the full history shows to be base's)
+    complete: bool
 
 
 class CheckoutUnreadable(Exception):
@@ -71,20 +97,66 @@ def read_checkout(directory: str | os.PathLike, commit: str | None = None) -> Ch
     builds check out a merge of their own, so the commit deployed need not be HEAD.
     Raises CheckoutUnreadable, and nothing else, for whatever keeps it from being read.
     """
-    try:
+    with _reading():
         repo = _open_repository(_find_git_dir(Path(directory).resolve()))
         branch, sha = _resolve_head(repo) if commit is None else _head_if(repo, commit)
         kind, body = _read_object(repo, bytes.fromhex(sha))
         if kind != b"commit":
             raise CheckoutUnreadable(f"{sha} is a {kind.decode(errors='replace')}, not a commit")
         return _parse_commit(sha, branch, body)
-    except CheckoutUnreadable:
-        raise
-    except Exception as error:  # a broken clone fails in more ways than we can list; keep the why
-        kind = type(error).__name__
-        if type(error).__module__ != "builtins":  # "zlib.error" says more than "error"
-            kind = f"{type(error).__module__}.{kind}"
-        raise CheckoutUnreadable(f"{kind}: {error}") from error
+
+
+def has_commit(directory: str | os.PathLike, sha: str) -> bool:
+    """Whether the clone at or above `directory` holds the commit named by the full hex `sha`.
+
+    False for a blob, tree or tag, for an object it does not hold, and for a name that is not a
+    full sha of this repository. Raises CheckoutUnreadable, and nothing else, when the
+    repository or the object itself cannot be read.
+    """
+    with _reading():
+        repo, _ = _open_history(directory)
+        name = _object_name(repo, sha)
+        if name is None:
+            return False
+        with _Store(repo) as store:
+            return store.has(name) and store.read(name)[0] == b"commit"
+
+
+def commits_between(directory: str | os.PathLike, base: str, head: str) -> CommitRange:
+    """The commits `git log base..head` shows, in its order, read from the clone at `directory`.
+
+    `base` and `head` are full hex shas of commits the clone holds. The answer agrees with git's
+    own, clock skew and equal timestamps included, or is not given: CheckoutUnreadable, and
+    nothing else, is raised for whatever cannot be read faithfully, such as replace refs.
+    """
+    with _reading():
+        repo, shallow = _open_history(directory)
+        names = []
+        for role, sha in (("base", base), ("head", head)):
+            name = _object_name(repo, sha)
+            if name is None:
+                raise CheckoutUnreadable(f"{role} {sha!r} is not a full commit sha of this clone")
+            names.append(name)
+        with _Store(repo) as store:
+            return _Walk(store, shallow).range(names[0], names[1])
+
+
+class _reading:  # a lower-case name, as it is used like contextlib.suppress
+    """Turns whatever else a broken clone raises into CheckoutUnreadable, keeping the why."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, _traceback) -> bool:
+        if error is None or isinstance(error, CheckoutUnreadable):
+            return False
+        if not isinstance(error, Exception):  # KeyboardInterrupt and the like go on as they are
+            return False
+        # A broken clone fails in more ways than we can list; keep the why
+        name = kind.__name__
+        if kind.__module__ != "builtins":  # "zlib.error" says more than "error"
+            name = f"{kind.__module__}.{name}"
+        raise CheckoutUnreadable(f"{name}: {error}") from error
 
 
 def _find_git_dir(start: Path) -> Path:
@@ -199,84 +271,11 @@ def _read_ref(repo: _Repository, name: str) -> str:
 
 def _read_object(repo: _Repository, name: bytes) -> tuple[bytes, bytes]:
     """The type and content of an object, wherever it is stored, its deltas applied."""
-    location, deltas = _locate(repo, name), []
-    while True:
-        if isinstance(location, Path):
-            kind, data = _read_loose(location)
-            break
-        kind, data, base = _read_pack_entry(location, len(name))
-        if base is None:
-            break
-        deltas.append(data)
-        if len(deltas) > DELTA_DEPTH:
-            raise CheckoutUnreadable(f"object {name.hex()} has a delta chain that never ends")
-        location = base if isinstance(base, _PackEntry) else _locate(repo, base)
-    for delta in reversed(deltas):
-        data = _apply_delta(data, delta)
-    stored = b"%s %d\0%s" % (kind, len(data), data)
-    if hashlib.new(repo.object_format, stored, usedforsecurity=False).digest() != name:
-        raise CheckoutUnreadable(f"object {name.hex()} is corrupt: its content has another hash")
-    return kind, data
-
-
-def _locate(repo: _Repository, name: bytes) -> Path | _PackEntry:
-    """Where an object is kept: a loose file, or an entry of a pack."""
-    for objects in repo.object_dirs:
-        loose = objects / name[:1].hex() / name[1:].hex()
-        if loose.is_file():
-            return loose
-        try:
-            indexes = [file for file in os.listdir(objects / "pack") if file.endswith(".idx")]
-        except FileNotFoundError:
-            indexes = []
-        for index in indexes:
-            offset = _find_in_index(objects / "pack" / index, name)
-            if offset is not None:
-                pack = objects / "pack" / f"{index.removesuffix('.idx')}.pack"
-                return _PackEntry(pack, offset)
-    raise CheckoutUnreadable(f"object {name.hex()} is not in the repository")
-
-
-def _find_in_index(index: Path, name: bytes) -> int | None:
-    """The offset of an object in the pack beside this version 2 .idx, or None if not in it.
-
-    Bounds go unchecked: a corrupt index sends us to the wrong bytes, which fail the object's
-    hash check, or some other check, once read.
-    """
-    with index.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as idx:
-        if idx[:8] != b"\377tOc\0\0\0\2":
-            raise CheckoutUnreadable(f"{index} is not a version 2 pack index")
-        # Names are sorted, and the fanout table's entry b counts those whose first byte is <= b
-        low = int.from_bytes(idx[4 + 4 * name[0] : 8 + 4 * name[0]]) if name[0] else 0
-        high = int.from_bytes(idx[8 + 4 * name[0] : 12 + 4 * name[0]])
-        count, names = int.from_bytes(idx[1028:1032]), 1032
-        offsets = names + count * (len(name) + 4)  # past the names, and a crc32 for each
-        while low < high:
-            middle = (low + high) // 2
-            probe = idx[names + middle * len(name) : names + (middle + 1) * len(name)]
-            if probe == name:
-                offset = int.from_bytes(idx[offsets + 4 * middle : offsets + 4 * middle + 4])
-                if offset & 0x80000000:  # packs over 2 GiB point into a table of 8-byte offsets
-                    large = offsets + 4 * count + 8 * (offset & 0x7FFFFFFF)
-                    offset = int.from_bytes(idx[large : large + 8])
-                return offset
-            low, high = (middle + 1, high) if probe < name else (low, middle)
-    return None
+    with _Store(repo) as store:
+        return store.read(name)
 
 
 _DeltaBase = _PackEntry | bytes | None  # an earlier entry of the same pack, or an object name
-
-
-def _read_pack_entry(entry: _PackEntry, hash_length: int) -> tuple[bytes, bytes, _DeltaBase]:
-    """The type, inflated data and delta base of one entry of a pack."""
-    with entry.pack.open("rb") as pack:
-        pack.seek(entry.offset)
-        chunk = pack.read(CHUNK)
-        try:
-            kind, size, base, at = _parse_entry_header(chunk, entry, hash_length)
-        except IndexError:
-            raise CheckoutUnreadable(f"{entry.pack} is cut short") from None
-        return kind, _inflate(pack, chunk[at:], size), base
 
 
 def _parse_entry_header(
@@ -303,18 +302,176 @@ def _parse_entry_header(
     return PACK_TYPES[kind], size, None, at
 
 
-def _inflate(pack: BinaryIO, start: bytes, size: int) -> bytes:
-    """One entry's zlib stream, reading on only as far as the stream goes."""
-    inflater = zlib.decompressobj()
-    data = inflater.decompress(start)
-    while not inflater.eof and len(data) <= size:
-        more = pack.read(CHUNK)
-        if not more:
-            raise CheckoutUnreadable(f"{pack.name} is cut short")
-        data += inflater.decompress(more)
-    if len(data) != size:
-        raise CheckoutUnreadable(f"{pack.name} has an entry that does not inflate to its size")
-    return data
+class _Pack:
+    """A pack and its version 2 .idx, mapped into memory while the store that found it is open."""
+
+    __slots__ = ("_data", "count", "hash_length", "index", "path")
+
+    def __init__(self, index: Path, hash_length: int) -> None:
+        with index.open("rb") as file:
+            self.index = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        if self.index[:8] != b"\377tOc\0\0\0\2":
+            self.index.close()
+            raise CheckoutUnreadable(f"{index} is not a version 2 pack index")
+        self.path, self.hash_length = index.with_suffix(".pack"), hash_length
+        self.count, self._data = int.from_bytes(self.index[1028:1032]), None
+
+    def close(self) -> None:
+        self.index.close()
+        if self._data is not None:
+            self._data.close()
+
+    def find(self, name: bytes) -> int | None:
+        """The offset of an object in this pack, or None if it is not in it.
+
+        Names are sorted, and the fanout table's entry b counts those whose first byte is <= b.
+        Bounds go unchecked: a corrupt index sends us to the wrong bytes, which fail the
+        object's hash check, or some other check, once read.
+        """
+        idx, first, size = self.index, name[0], len(name)
+        low = int.from_bytes(idx[4 + 4 * first : 8 + 4 * first]) if first else 0
+        high = int.from_bytes(idx[8 + 4 * first : 12 + 4 * first])
+        while low < high:
+            middle = (low + high) // 2
+            probe = idx[1032 + middle * size : 1032 + (middle + 1) * size]
+            if probe == name:
+                offsets = 1032 + self.count * (size + 4)  # past the names, and a crc32 for each
+                offset = int.from_bytes(idx[offsets + 4 * middle : offsets + 4 * middle + 4])
+                if offset & 0x80000000:  # packs over 2 GiB point into a table of 8-byte offsets
+                    large = offsets + 4 * self.count + 8 * (offset & 0x7FFFFFFF)
+                    offset = int.from_bytes(idx[large : large + 8])
+                return offset
+            low, high = (middle + 1, high) if probe < name else (low, middle)
+        return None
+
+    def entry(self, offset: int) -> tuple[bytes, bytes, int | bytes | None]:
+        """The type, inflated data and delta base (an offset here, or a name) of one entry."""
+        if self._data is None:
+            with self.path.open("rb") as file:
+                self._data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        header = self._data[offset : offset + 64]
+        try:
+            kind, size, base, at = _parse_entry_header(
+                header, _PackEntry(self.path, offset), self.hash_length
+            )
+        except IndexError:
+            raise CheckoutUnreadable(f"{self.path} is cut short") from None
+        if isinstance(base, _PackEntry):
+            base = base.offset
+        return kind, self._inflate(offset + at, size), base
+
+    def _inflate(self, start: int, size: int) -> bytes:
+        """One entry's zlib stream, reading on only as far as the stream goes."""
+        inflater, data, step = zlib.decompressobj(), b"", size + 64
+        while not inflater.eof and len(data) <= size:
+            more = self._data[start : start + step]
+            if not more:
+                raise CheckoutUnreadable(f"{self.path} is cut short")
+            data += inflater.decompress(more)
+            start, step = start + len(more), max(step, CHUNK)
+        if len(data) != size:
+            raise CheckoutUnreadable(f"{self.path} has an entry that does not inflate to its size")
+        return data
+
+
+_Location = tuple[_Pack, int] | Path  # an entry of a pack, or a loose object's file
+
+
+class _Store:
+    """The object store of a repository and its alternates, open for as many reads as needed.
+
+    Pack indexes are mapped once, not once an object, and objects rebuilt from deltas are kept
+    (up to DELTA_CACHE bytes) as the bases of the next: a walk of history reads commits that
+    are deltas of one another, in chains git makes up to 4095 long.
+    """
+
+    def __init__(self, repo: _Repository) -> None:
+        self.repo, self.hash = repo, getattr(hashlib, repo.object_format)
+        self._packs: list[_Pack] | None = None
+        self._last: _Pack | None = None  # where the last object was: the next is often there too
+        self._rebuilt: dict[tuple[_Pack, int], tuple[bytes, bytes]] = {}
+        self._rebuilt_size = 0
+
+    def __enter__(self) -> "_Store":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for pack in self._packs or ():
+            pack.close()
+
+    def has(self, name: bytes) -> bool:
+        return self._locate(name) is not None
+
+    def read(self, name: bytes) -> tuple[bytes, bytes]:
+        """The type and content of an object, its deltas applied and its hash checked."""
+        location = self._locate(name)
+        if location is None:
+            raise CheckoutUnreadable(f"object {name.hex()} is not in the repository")
+        kind, data = self._rebuild(name, location)
+        stored = b"%s %d\0%s" % (kind, len(data), data)
+        if self.hash(stored, usedforsecurity=False).digest() != name:
+            why = "is corrupt: its content has another hash"
+            raise CheckoutUnreadable(f"object {name.hex()} {why}")
+        return kind, data
+
+    def _rebuild(self, name: bytes, location: _Location) -> tuple[bytes, bytes]:
+        deltas: list[tuple[_Pack, int, bytes]] = []
+        while True:
+            if isinstance(location, Path):
+                kind, data = _read_loose(location)
+                break
+            pack, offset = location
+            if (pack, offset) in self._rebuilt:
+                kind, data = self._rebuilt[pack, offset]
+                break
+            kind, data, base = pack.entry(offset)
+            if base is None:
+                break
+            deltas.append((pack, offset, data))
+            if len(deltas) > DELTA_DEPTH:
+                raise CheckoutUnreadable(f"object {name.hex()} has a delta chain that never ends")
+            location = (pack, base) if isinstance(base, int) else self._locate(base)
+            if location is None:
+                raise CheckoutUnreadable(f"object {base.hex()} is not in the repository")
+        for pack, offset, delta in reversed(deltas):
+            data = _apply_delta(data, delta)
+            self._keep(pack, offset, kind, data)
+        return kind, data
+
+    def _keep(self, pack: _Pack, offset: int, kind: bytes, data: bytes) -> None:
+        if self._rebuilt_size + len(data) > DELTA_CACHE:
+            self._rebuilt.clear()
+            self._rebuilt_size = 0
+        self._rebuilt[pack, offset] = (kind, data)
+        self._rebuilt_size += len(data)
+
+    def _locate(self, name: bytes) -> _Location | None:
+        """Where an object is kept: an entry of a pack, else a loose file; None if nowhere."""
+        if self._last is not None and (offset := self._last.find(name)) is not None:
+            return self._last, offset
+        for pack in self._open_packs():
+            if (offset := pack.find(name)) is not None:
+                self._last = pack
+                return pack, offset
+        for objects in self.repo.object_dirs:
+            loose = objects / name[:1].hex() / name[1:].hex()
+            if loose.is_file():
+                return loose
+        return None
+
+    def _open_packs(self) -> list[_Pack]:
+        if self._packs is None:
+            self._packs = []
+            for objects in self.repo.object_dirs:
+                try:
+                    files = sorted(os.listdir(objects / "pack"))
+                except FileNotFoundError:
+                    continue
+                for file in files:
+                    if file.endswith(".idx"):
+                        pack = _Pack(objects / "pack" / file, HASH_LENGTHS[self.repo.object_format])
+                        self._packs.append(pack)
+        return self._packs
 
 
 def _read_loose(path: Path) -> tuple[bytes, bytes]:
@@ -366,6 +523,12 @@ def _read_size(delta: bytes, at: int) -> tuple[int, int]:
 
 
 def _parse_commit(sha: str, branch: str | None, body: bytes) -> Checkout:
+    author_name, author_email, message = _read_text(sha, body)
+    return Checkout(sha, branch, author_name, author_email, message)
+
+
+def _read_text(sha: str, body: bytes) -> tuple[str, str, str]:
+    """A commit's author name and email, and its message, decoded as its encoding header says."""
     headers, _, message = body.partition(b"\n\n")
     fields: dict[bytes, bytes] = {}
     for line in headers.split(b"\n"):
@@ -377,12 +540,10 @@ def _parse_commit(sha: str, branch: str | None, body: bytes) -> Checkout:
     if not (bracket and closing):
         raise CheckoutUnreadable(f"commit {sha} has no readable author")
     encoding = _codec(fields.get(b"encoding", b"utf-8"))
-    return Checkout(
-        sha=sha,
-        branch=branch,
-        author_name=name.rstrip().decode(encoding, "replace"),
-        author_email=email.decode(encoding, "replace"),
-        message=message.decode(encoding, "replace").rstrip(),
+    return (
+        name.rstrip().decode(encoding, "replace"),
+        email.decode(encoding, "replace"),
+        message.decode(encoding, "replace").rstrip(),
     )
 
 
@@ -391,3 +552,234 @@ def _codec(name: bytes) -> str:
         return codecs.lookup(name.decode("ascii")).name
     except (LookupError, UnicodeDecodeError):  # git too shows such a commit's bytes as they are
         return "utf-8"
+
+
+# -- history
+
+
+def _open_history(directory: str | os.PathLike) -> tuple[_Repository, frozenset[bytes]]:
+    """The repository, and its shallow commits: those whose parents the clone was cut from."""
+    repo = _open_repository(_find_git_dir(Path(directory).resolve()))
+    common = repo.common_dir
+    if (common / "info" / "grafts").exists():
+        raise CheckoutUnreadable("the repository has grafts (info/grafts), which git log follows")
+    try:
+        packed = (common / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        packed = b""
+    if b" refs/replace/" in packed or any(files for *_, files in os.walk(common / "refs/replace")):
+        raise CheckoutUnreadable("the repository has replace refs, which git log follows")
+    try:
+        lines = (common / "shallow").read_text(encoding="ascii").split()
+    except FileNotFoundError:
+        lines = []
+    return repo, frozenset(map(bytes.fromhex, lines))
+
+
+def _object_name(repo: _Repository, sha: str) -> bytes | None:
+    """The binary name of a full hex sha of this repository's format; None for anything else."""
+    text = sha.strip().lower()
+    if len(text) != 2 * HASH_LENGTHS[repo.object_format] or text.strip("0123456789abcdef"):
+        return None
+    return bytes.fromhex(text)
+
+
+def _links(body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
+    """A commit's parents and committer date, taken only from headers laid out as git writes them.
+
+    git takes the date from a committer line right after the author line right after the
+    parents, and its versions read malformed lines differently; rather than guess, a commit
+    git did not write this way is refused. So is a date past 2^34 s (the year 2514), which
+    git's commit-graph cuts to 34 bits.
+    """
+    lines = body.partition(b"\n\n")[0].split(b"\n")
+    hex_length = 2 * hash_length
+    if not (lines[0].startswith(b"tree ") and len(lines[0]) == 5 + hex_length):
+        raise CheckoutUnreadable("a commit has no tree line where git writes it")
+    at, parents = 1, []
+    while at < len(lines) and lines[at].startswith(b"parent "):
+        if len(lines[at]) != 7 + hex_length:
+            raise CheckoutUnreadable("a commit has a parent line git would not write")
+        parents.append(bytes.fromhex(lines[at][7:].decode("ascii")))
+        at += 1
+    author, committer = [*lines, b"", b""][at : at + 2]
+    when = committer.partition(b">")[2].split(b" ")  # b"", seconds, time zone
+    if not (
+        author.startswith(b"author ")
+        and committer.startswith(b"committer ")
+        and committer.count(b">") == 1
+        and len(when) == 3
+        and not when[0]
+        and when[1].isdigit()
+        and int(when[1]) < GRAPH_DATE_LIMIT
+    ):
+        raise CheckoutUnreadable("a commit has no author and committer lines as git writes them")
+    return tuple(parents), int(when[1])
+
+
+class _Walk:
+    """git's revision walk for `git log base..head`, step for step (revision.c, limit_list).
+
+    git pops commits newest first by committer date (first in, first out among equal dates),
+    marks what is reachable from base uninteresting as it finds it, and stops once everything
+    left to walk is uninteresting and older than the last commit it kept, after SLOP more. So
+    with clock skew git can show a commit that base does reach; we show it too, as git log does.
+    Flags, parsing and the order of marking follow git's own, as each can change the result.
+    """
+
+    def __init__(self, store: _Store, shallow: frozenset[bytes]) -> None:
+        self.store, self.shallow = store, shallow
+        self.hash_length = HASH_LENGTHS[store.repo.object_format]
+        self.parents: dict[bytes, tuple[bytes, ...]] = {}  # of the commits parsed so far
+        self.dates: dict[bytes, int] = {}
+        self.bodies: dict[bytes, bytes] = {}
+        self.uninteresting: set[bytes] = set()
+        self.seen: set[bytes] = set()
+        self.queue: list[tuple[int, int, bytes]] = []  # (-date, order put in, name): a heap
+        self.put = 0
+        self.interesting_cache: bytes | None = None
+        self.cut = False  # whether the walk parsed a commit whose parents the clone lacks
+
+    def range(self, base: bytes, head: bytes) -> CommitRange:
+        self.parse(base), self.parse(head)
+        if base == head:
+            return CommitRange([], complete=True)
+        self.uninteresting.add(base)
+        self.mark_parents_uninteresting(base)
+        for commit in sorted((base, head), key=lambda name: -self.dates[name]):  # stable
+            self.seen.add(commit)
+            self.enqueue(commit)
+        walked = self.limit()
+        shown = [commit for commit in walked if commit not in self.uninteresting]
+        complete = not self.cut or self.decided_despite_the_cut(base, walked, shown)
+        return CommitRange([self.commit(name) for name in shown], complete)
+
+    def limit(self) -> list[bytes]:
+        """The commits git's limit_list() keeps, some of which may be found uninteresting after."""
+        date, slop, kept = float("inf"), SLOP, []
+        while self.queue:
+            commit = heapq.heappop(self.queue)[2]
+            if commit == self.interesting_cache:
+                self.interesting_cache = None
+            self.process_parents(commit)
+            if commit in self.uninteresting:
+                self.mark_parents_uninteresting(commit)
+                slop = self.still_interesting(date, slop)
+                if slop:
+                    continue
+                break
+            date = self.dates[commit]
+            kept.append(commit)
+        return kept
+
+    def process_parents(self, commit: bytes) -> None:
+        if commit in self.uninteresting:
+            for parent in self.parents[commit]:
+                self.uninteresting.add(parent)
+                if self.parse(parent):
+                    self.mark_parents_uninteresting(parent)
+                if parent not in self.seen:
+                    self.seen.add(parent)
+                    self.enqueue(parent)
+            return
+        for parent in self.parents[commit]:
+            self.parse(parent)
+            if parent not in self.seen:
+                self.seen.add(parent)
+                self.enqueue(parent)
+
+    def mark_parents_uninteresting(self, commit: bytes) -> None:
+        """Through the commits parsed so far, stopping at those already uninteresting."""
+        stack = list(self.parents[commit])
+        while stack:
+            commit = stack.pop()
+            if commit not in self.uninteresting:
+                self.uninteresting.add(commit)
+                stack.extend(self.parents.get(commit, ()))
+
+    def still_interesting(self, date: float, slop: int) -> int:
+        if not self.queue:
+            return 0
+        if date <= -self.queue[0][0]:
+            return SLOP
+        if self.interesting_cache is not None and self.interesting_cache not in self.uninteresting:
+            return SLOP
+        for *_, commit in self.queue:
+            if commit not in self.uninteresting:
+                self.interesting_cache = commit
+                return SLOP
+        return slop - 1
+
+    def enqueue(self, commit: bytes) -> None:
+        heapq.heappush(self.queue, (-self.dates[commit], self.put, commit))
+        self.put += 1
+
+    def parse(self, name: bytes) -> tuple[bytes, ...]:
+        """A commit's parents, read once; none for a shallow commit, as git has it."""
+        if name not in self.parents:
+            kind, body = self.store.read(name)
+            if kind != b"commit":
+                what = kind.decode(errors="replace")
+                raise CheckoutUnreadable(f"{name.hex()} is a {what}, not a commit")
+            parents, self.dates[name] = _links(body, self.hash_length)
+            if name in self.shallow:
+                parents, self.cut = (), True
+            self.parents[name], self.bodies[name] = parents, body
+        return self.parents[name]
+
+    def decided_despite_the_cut(self, base: bytes, walked: list[bytes], shown: list[bytes]) -> bool:
+        """Whether git log in a full clone would show what this walk through a shallow one does.
+
+        The walk went near the cut, so a full clone's walk could have gone on past it, finding
+        base's history there. The answer stands whatever that history holds when: no commit
+        kept was a shallow one (past it, the full history has more to show); none was base's
+        in this clone (a walk that went further could have found it so, clock skew aside);
+        and each commit shown reaches every shallow commit that base reaches. Whatever lies
+        past such a commit is history of the commit shown, so it cannot lead back to it: base
+        cannot reach a commit shown through history this clone lacks.
+        """
+        if any(commit in self.shallow for commit in walked):
+            return False
+        ancestors = self.ancestors(base)
+        if any(commit in ancestors for commit in walked):
+            return False
+        cut = [commit for commit in ancestors if commit in self.shallow]
+        bits = {commit: 1 << number for number, commit in enumerate(cut)}
+        reached: dict[bytes, int] = {}
+        every = (1 << len(cut)) - 1
+        return all(self.cut_reached(commit, bits, reached) == every for commit in shown)
+
+    def ancestors(self, commit: bytes) -> set[bytes]:
+        found, stack = {commit}, [commit]
+        while stack:
+            for parent in self.parse(stack.pop()):
+                if parent not in found:
+                    found.add(parent)
+                    stack.append(parent)
+        return found
+
+    def cut_reached(self, start: bytes, bits: dict[bytes, int], reached: dict[bytes, int]) -> int:
+        """The shallow commits (as bits) a commit reaches in this clone, memoised in `reached`."""
+        stack = [start]
+        while stack:
+            commit = stack[-1]
+            if commit in reached:
+                stack.pop()
+                continue
+            parents = self.parse(commit)
+            unknown = [parent for parent in parents if parent not in reached]
+            if unknown:
+                stack.extend(unknown)
+                continue
+            stack.pop()
+            mask = bits.get(commit, 0)
+            for parent in parents:
+                mask |= reached[parent]
+            reached[commit] = mask
+        return reached[start]
+
+    def commit(self, name: bytes) -> Commit:
+        sha = name.hex()
+        author_name, _, message = _read_text(sha, self.bodies[name])
+        subject = next((line.strip() for line in message.split("\n") if line.strip()), "")
+        return Commit(sha, subject, author_name, message)

@@ -42,6 +42,8 @@ from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change
 from checkout import Checkout, CheckoutUnreadable, read_checkout
 from context import BitbucketContext, UnreadableContext
+from outgoing import WentOut, read_went_out, receipt_fields, reported
+from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
 from report import ReceiptNotWritten, write_receipt
 from variables import InvalidVariables, PipeValidator, cerberus_rules, read_variables
@@ -74,14 +76,14 @@ schema: dict[str, dict[str, Any]] = {
     "ALERT24_API_KEY": text(meta={"secret": True, "default": None}),
     "SUMMARY": text("Deployed {BITBUCKET_REPO_SLUG} @ {first 8 of the commit}"),
     "ENVIRONMENT": text("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
-    "CHANGE_TYPE": {
-        "type": "string",
-        "coerce": "choice",
-        "allowed": CHANGE_TYPES,
-        "default": "deployment",
-    },
+    "CHANGE_TYPE": text(
+        "`deployment`, or `rollback` when the commit deployed is older than the last one "
+        "(see LIST_COMMITS)",
+        coerce="lowercase",
+        allowed=CHANGE_TYPES,
+    ),
     "SERVICE_ID": text(),
-    "RISK_LEVEL": text("Alert24's default (low)", coerce="choice", allowed=RISK_LEVELS),
+    "RISK_LEVEL": text("Alert24's default (low)", coerce="lowercase", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
     "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
     "COMMIT_MESSAGE": text("message of the checked-out commit"),
@@ -94,6 +96,17 @@ schema: dict[str, dict[str, Any]] = {
     "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
     # Items are text, or None where an index is missing; a plain text is split at its commas.
     "TAGS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
+    "LIST_COMMITS": flag(True),
+    "PREVIOUS_COMMIT": text(
+        "looked up in Alert24",
+        coerce="lowercase",
+        regex=r"(?:[0-9a-f]{40}|[0-9a-f]{64})",
+        meta={
+            "default": "looked up in Alert24",
+            "expects": "use the full commit id (40 hex characters, or 64 in a SHA-256 "
+            "repository), as `git rev-parse HEAD` prints it",
+        },
+    ),
     "ALERT24_BASE_URL": {
         "type": "string",
         "coerce": "base_url",
@@ -157,18 +170,13 @@ class TrackDeployment(Pipe):
         context = BitbucketContext.from_environ(self.env)
         dry_run = self.get_variable("DRY_RUN")
         api_key = self.api_key(required=not dry_run)
-        base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
-        if api_key:
-            self.warn_if_unencrypted(base_url)
         if context.step_failed and not self.get_variable("TRACK_FAILED"):
             self.log_info(
                 f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
-        change = build_change(self.variables, context, self.checkout(context))
-        self.say_where(change, context)
-        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key or "", change, agent)
+        request, went_out = self.change_request(context, api_key or "", agent)
         if dry_run:
             self.show(request)
             return
@@ -177,12 +185,101 @@ class TrackDeployment(Pipe):
             timeout=self.get_variable("TIMEOUT"),
             max_retries=self.get_variable("MAX_RETRIES"),
         )
+        # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
         try:
-            self.report(delivery, request, context)
-        except Stopped:  # after a 2xx, whatever comes next, the change is in Alert24
+            self.report(delivery, request, context, went_out)
+        except Stopped:
             raise Stopped(
                 f"after the change was recorded in Alert24 ({recorded(delivery)})"
             ) from None
+        except Exception as error:
+            logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
+            self.log_warning(
+                f"The change is recorded in Alert24 ({recorded(delivery)}), but reporting it "
+                f"failed: {type(error).__name__}: {printable(error)}."
+            )
+
+    def change_request(
+        self, context: BitbucketContext, api_key: str, agent: str
+    ) -> tuple[ChangeRequest, WentOut | None]:
+        """The change to post, with what went out since the previous deployment when known."""
+        base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
+        if api_key:
+            self.warn_if_unencrypted(base_url)
+        checkout = self.checkout(context)
+        change = build_change(self.variables, context, checkout)
+        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, agent)
+        went_out = self.went_out(change, context, checkout, request)
+        if went_out:
+            request = request._replace(
+                body=build_change(self.variables, context, checkout, went_out)
+            )
+        self.say_where(request.body, context)
+        return request, went_out
+
+    def went_out(
+        self,
+        change: dict[str, Any],
+        context: BitbucketContext,
+        checkout: Checkout | None,
+        request: ChangeRequest,
+    ) -> WentOut | None:
+        """The commits since the previous deployment; None, and a line saying why, without."""
+        if not self.get_variable("LIST_COMMITS"):
+            return None
+        current = change.get("commit_sha", "").lower()
+        if not checkout or checkout.sha != current:
+            self.log_debug("No commits listed: the deployed commit is not in the clone.")
+            return None
+        previous = self.get_variable("PREVIOUS_COMMIT")
+        if previous:
+            self.log_debug(f"The previous deployment is PREVIOUS_COMMIT, {previous}.")
+        else:
+            previous = self.previous_commit(change, context, request)
+        if not previous:
+            return None
+        try:
+            return read_went_out(context.clone_dir, previous, current)
+        except CheckoutUnreadable as why:
+            self.log_info(f"The commits since {previous[:8]} could not be read: {printable(why)}")
+            return None
+
+    def previous_commit(
+        self, change: dict[str, Any], context: BitbucketContext, request: ChangeRequest
+    ) -> str | None:
+        """The commit of the last deployment Alert24 holds; None, and a line saying why."""
+        if not request.api_key or not context.repo_full_name:
+            why = "no ALERT24_API_KEY" if not request.api_key else "no BITBUCKET_REPO_FULL_NAME"
+            self.log_info(f"The previous deployment was not looked up ({why}).")
+            return None
+        mine = Mine(
+            context.repo_full_name,
+            change["environment"],
+            change.get("service_id"),
+            change.get("source"),
+            change.get("external_id"),
+        )
+        timeout = self.get_variable("TIMEOUT")
+        try:
+            found = find_previous(
+                request.url.removesuffix("/api/v1/changes"),
+                mine,
+                api_key=request.api_key,
+                user_agent=request.user_agent,
+                timeout=timeout,
+            )
+        except LookupFailed as why:
+            self.log_info(str(why))
+            return None
+        if not found:
+            self.log_info(f"Alert24 holds no earlier deployment to {printable(mine.environment)}.")
+            return None
+        self.log_debug(
+            f"The previous deployment is change {printable(found.change_id)} (commit "
+            f"{found.commit}, created {printable(found.created_at)}), found on page {found.page} "
+            f"of Alert24's list after {found.looked_at} changes."
+        )
+        return found.commit
 
     def api_key(self, *, required: bool) -> str | None:
         # A key pasted with its newline is common; anything inside it is a broken paste.
@@ -237,21 +334,31 @@ class TrackDeployment(Pipe):
         say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
         succeed("Dry run: the change above was not sent to Alert24.")
 
-    def report(self, delivery: Delivery, request: ChangeRequest, context: BitbucketContext) -> None:
+    def report(
+        self,
+        delivery: Delivery,
+        request: ChangeRequest,
+        context: BitbucketContext,
+        went_out: WentOut | None,
+    ) -> None:
         summary = printable(request.body["summary"], limit=120)
         environment = printable(request.body.get("environment", "production"))
+        what = f", {reported(went_out)}" if went_out else ""
         request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
         succeed(
-            f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}'
+            f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}{what}'
             f"{request_id}{tries}."
         )
         if context.shared_storage_dir:
-            self.leave_receipt(context.shared_storage_dir, delivery, request)
+            extra = receipt_fields(went_out) if went_out else None
+            self.leave_receipt(context.shared_storage_dir, delivery, request, extra)
 
-    def leave_receipt(self, directory: str, delivery: Delivery, request: ChangeRequest) -> None:
+    def leave_receipt(
+        self, directory: str, delivery: Delivery, request: ChangeRequest, extra: dict | None
+    ) -> None:
         try:
-            path = write_receipt(directory, delivery, request.body)
+            path = write_receipt(directory, delivery, request.body, extra)
         except ReceiptNotWritten as why:
             self.log_warning(
                 f"The change is recorded, but alert24-change.json could not be written in "

@@ -5,11 +5,14 @@ header, a reason phrase, a proxy's error) and text from a user's URL reach the l
 a newline in it could start a line of its own and forge a `✔ Recorded` line, an ESC could clear
 the screen, a bidirectional override could reorder what is read. So control and format
 characters are shown as escapes, overlong text is cut, and passwords in URLs are masked.
+`Secrets.shown` adds the one thing `printable` cannot know: the secrets of this run (the API key,
+proxy passwords), hidden however the other end encoded them when it echoed them back.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 LIMIT = 200  # characters: enough for any id or message worth reading, not for a page of HTML
@@ -17,15 +20,29 @@ MASK = "********"
 ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # scheme://user:password@ in any text, such as an error that quotes a proxy's URL
 PASSWORD_IN_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s@]*@")
+WINDOW = 12  # a secret is hidden wherever this many of its characters in a row appear
+# How an echo may encode a character: %41, \u0041, \x41, &#65; or &#x41;
+ESCAPED = re.compile(
+    r"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})"
+    r"|&#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));?"
+)
 
 
-def printable(text: object, limit: int = LIMIT) -> str:
+class Shown(str):
+    """Text that has been through `printable` already: passing it again changes nothing."""
+
+    __slots__ = ()
+
+
+def printable(text: object, limit: int = LIMIT) -> Shown:
     """`text` on one line: printable Unicode as it is, everything else as an escape, and at most
     `limit` characters (then how many more there were)."""
+    if isinstance(text, Shown):
+        return text
     text = str(text)
     cut = len(text) - limit
     shown = "".join(_shown(character) for character in text[: max(limit, 0)])
-    return f"{shown}… ({cut} more characters)" if cut > 0 else shown
+    return Shown(f"{shown}… ({cut} more characters)" if cut > 0 else shown)
 
 
 def _shown(character: str) -> str:
@@ -61,3 +78,62 @@ def without_password(url: str) -> str:
         host = parts.netloc.rpartition("@")[2]
         url = parts._replace(netloc=f"{user}:{MASK}@{host}").geturl()
     return PASSWORD_IN_URL.sub(lambda found: f"{found.group(1)}{MASK}@", url)
+
+
+class Secrets(NamedTuple):
+    """What a run must never print, whatever the other end does with it: the secret part of the
+    API key, and passwords. A value of WINDOW characters or more is hidden wherever any WINDOW of
+    them in a row appear, a shorter one wherever it appears whole; and that in the text as it
+    came and as it reads once %-, \\u-, \\x- and &#-escapes of the secrets' own characters are
+    decoded (only those: a JSON body stays JSON)."""
+
+    values: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *values: str | None) -> Secrets:
+        # Under 4 characters a "secret" would blot out ordinary words; such a password is weak
+        # enough that hiding it buys nothing.
+        kept = {value for value in values if value and len(value) >= 4}
+        return cls(tuple(sorted(kept, key=len, reverse=True)))
+
+    def shown(self, text: object, limit: int = LIMIT) -> Shown:
+        """Foreign text as it may be printed: secrets hidden, then `printable`, then hidden
+        again (an escape such as `\\x9b` could join a secret's own characters)."""
+        return Shown(self.masked(printable(self.masked(str(text)), limit)))
+
+    def masked(self, text: str) -> str:
+        """`text` with MASK wherever a secret is; the decoded reading of it if that is where
+        one was found."""
+        if not self.values:
+            return text
+        text = self._mask(text)
+        if not any(sign in text for sign in "%\\&"):
+            return text
+        decoded = ESCAPED.sub(self._decode, text)
+        return self._mask(decoded) if self._spans(decoded) else text
+
+    def _decode(self, found: re.Match[str]) -> str:
+        *hexadecimal, decimal = found.groups()
+        digits = next((h for h in hexadecimal if h), None)
+        code = int(digits, 16) if digits else int(decimal)
+        character = chr(code) if code < 0x110000 else ""
+        return character if character and any(character in v for v in self.values) else found[0]
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        spans = []
+        for value in self.values:
+            size = min(WINDOW, len(value))
+            for piece in {value[i : i + size] for i in range(len(value) - size + 1)}:
+                start = text.find(piece)
+                while start != -1:
+                    spans.append((start, start + size))
+                    start = text.find(piece, start + 1)
+        return sorted(spans)
+
+    def _mask(self, text: str) -> str:
+        parts, end = [], 0
+        for start, stop in self._spans(text):
+            if start >= end:
+                parts += [text[end:start], MASK]
+            end = max(end, stop)
+        return "".join([*parts, text[end:]]) if parts else text

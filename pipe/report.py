@@ -26,13 +26,17 @@ class ReceiptNotWritten(Exception):
     """Why the receipt was not written, in words fit for one warning line."""
 
 
-def write_receipt(directory: str, delivery: Delivery, body: dict[str, Any]) -> str:
+def write_receipt(
+    directory: str, delivery: Delivery, body: dict[str, Any], extra: dict[str, Any] | None = None
+) -> str:
+    """`extra`: more fields for later steps, such as what went out since the last deployment."""
     path = os.path.join(directory, RECEIPT_NAME)
     receipt = {
         "change_id": delivery.change_id,
         "request_id": delivery.request_id,
         "status": delivery.status,
         "body": body,
+        **(extra or {}),
     }
     data = json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8")
     try:

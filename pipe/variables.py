@@ -38,7 +38,7 @@ class PipeValidator(Validator):
             return value.strip().lower() in TRUE_WORDS
         return value
 
-    def _normalize_coerce_choice(self, value: Any) -> Any:
+    def _normalize_coerce_lowercase(self, value: Any) -> Any:
         """`HIGH` and ` high ` mean `high`: what a user obviously meant."""
         return value.strip().lower() if isinstance(value, str) else value
 

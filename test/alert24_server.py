@@ -6,19 +6,32 @@ a sequence of answers consumed one per request, then the contract again. It is s
 Alert24 in one way on purpose: an undocumented field is a 400, so the pipe can never drift into
 sending one unnoticed. Its lists of fields and values are written out again from the API
 document, on purpose: importing the pipe's own would let a mistake in them pass unseen.
+
+It keeps what it records, and lists it back as the documented list endpoints do
+(`GET /api/v1/changes`, `GET /api/v1/services/{id}/changes`): `limit` (default 25, at most 100)
+and `offset`, `{"data": [...], "meta": {"total", "limit", "offset", "has_more"}}`, newest first,
+each item the fields posted plus `id` and `created_at`. Field values given as query parameters
+filter the list, unless it is told to ignore them (Alert24 does not document which it honours).
+Tests seed it with earlier changes (`seed`), and can make the key one without read access.
+Requests to record a change land in `received`, and list requests in `listed`; `script` and
+`script_lists` script each kind on its own, so a fault meant for the change never hits a lookup.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
 import ssl
 import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 CHANGE_TYPES = {
     "deployment",
@@ -33,6 +46,13 @@ CHANGE_TYPES = {
     "other",
 }
 RISK_LEVELS = {"low", "medium", "high", "critical"}
+# What Alert24 documents it fills in for a field left out of a POST.
+SERVER_DEFAULTS = {
+    "change_type": "deployment",
+    "source": "api",
+    "environment": "production",
+    "risk_level": "low",
+}
 STRING_FIELDS = {
     "summary",
     "service_id",
@@ -52,6 +72,13 @@ STRING_FIELDS = {
 }
 
 Action = Callable[["Handler"], None]
+
+LIST_PATH = re.compile(r"/api/v1/(?:services/(?P<service>[^/?]+)/)?changes")
+LIST_DEFAULT_LIMIT = 25
+LIST_MAX_LIMIT = 100
+# Recorded changes are stamped on a clock of their own, one minute apart, so that the order of
+# created_at is the order of recording whatever the machine's clock does.
+EPOCH = datetime(2026, 3, 19, 14, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -75,6 +102,12 @@ class Alert24Server:
     actions: list[Action] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     changes: int = 0
+    listed: list[Received] = field(default_factory=list)  # the list requests, apart
+    list_actions: list[Action] = field(default_factory=list)
+    stored: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    can_read: bool = True  # False: the key lacks the read scope, and lists answer 403
+    ignores_filters: bool = False  # True: lists answer as if no field filter had been given
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Alert24Server:
         self.httpd = ThreadingHTTPServer((self.host, 0), Handler)
@@ -103,6 +136,28 @@ class Alert24Server:
     def next_action(self) -> Action:
         return self.actions.pop(0) if self.actions else contract
 
+    def script_lists(self, *actions: Action) -> None:
+        """Answer the next list requests with these, in order; then the contract again."""
+        self.list_actions.extend(actions)
+
+    def next_list_action(self) -> Action:
+        return self.list_actions.pop(0) if self.list_actions else contract
+
+    def seed(self, *changes: dict[str, Any], created_at: bool = True) -> list[dict[str, Any]]:
+        """Hold these as changes recorded earlier, in this order (the last is the newest);
+        with created_at False, their items carry no created_at, as Alert24 may not."""
+        return [self.store(change, stamped=created_at) for change in changes]
+
+    def store(self, change: dict[str, Any], *, stamped: bool = True) -> dict[str, Any]:
+        with self.lock:  # requests are served on threads of their own
+            self.changes += 1
+            item = {"id": f"chg_{self.changes:04d}", **change}
+            if stamped:
+                when = EPOCH + timedelta(minutes=self.changes)
+                item["created_at"] = when.strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+            self.stored.append(item)
+            return item
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -117,8 +172,13 @@ class Handler(BaseHTTPRequestHandler):
         owner: Alert24Server = self.server.owner  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
-        owner.received.append(Received(self.command, self.path, dict(self.headers), body))
-        owner.next_action()(self)
+        self.seen = Received(self.command, self.path, dict(self.headers), body)
+        if self.command == "GET":
+            owner.listed.append(self.seen)
+            owner.next_list_action()(self)
+        else:
+            owner.received.append(self.seen)
+            owner.next_action()(self)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the tests assert on what the pipe prints, not on the server's chatter
@@ -136,7 +196,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(OSError):  # the pipe hung up, as it does after its TIMEOUT
+            self.wfile.write(body)
 
 
 def error_body(status: int, error_type: str, message: str) -> bytes:
@@ -147,7 +208,7 @@ def error_body(status: int, error_type: str, message: str) -> bytes:
 
 def problem_with(request: Received, api_key: str) -> tuple[int, str, str] | None:
     """What Alert24 would refuse in this request, as (status, type, message), or None."""
-    if request.path != "/api/v1/changes" or request.method != "POST":
+    if not LIST_PATH.fullmatch(request.path) or request.method != "POST":
         return 404, "not_found", f"No route {request.method} {request.path}"
     if request.headers.get("Authorization") != f"Bearer {api_key}":
         return 401, "authentication_error", "Invalid API key"
@@ -181,15 +242,75 @@ def problem_with_change(change: Any) -> tuple[int, str, str] | None:
 
 
 def contract(handler: Handler) -> None:
+    if handler.seen.method == "GET":
+        list_contract(handler)
+        return
     owner = handler.owner
-    problem = problem_with(owner.received[-1], owner.api_key)
+    problem = problem_with(handler.seen, owner.api_key)
     if problem:
         status, error_type, message = problem
         handler.answer(status, error_body(status, error_type, message))
         return
-    owner.changes += 1
-    change = {"id": f"chg_{owner.changes:04d}", **owner.received[-1].json}
-    handler.answer(201, json.dumps({"data": change}).encode(), {"Content-Type": "application/json"})
+    change = handler.seen.json
+    service = LIST_PATH.fullmatch(handler.seen.path).group("service")  # type: ignore[union-attr]
+    if service:
+        if change.get("service_id", service) != service:
+            handler.answer(400, error_body(400, "validation_error", "service_id does not match"))
+            return
+        change = {**change, "service_id": service}
+    item = owner.store({**SERVER_DEFAULTS, **change})
+    handler.answer(201, json.dumps({"data": item}).encode(), {"Content-Type": "application/json"})
+
+
+def list_contract(handler: Handler) -> None:
+    owner = handler.owner
+    problem, answer = listing(handler.seen, owner)
+    if problem:
+        status, error_type, message = problem
+        handler.answer(status, error_body(status, error_type, message))
+        return
+    handler.answer(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+
+
+def listing(
+    request: Received, owner: Alert24Server
+) -> tuple[tuple[int, str, str] | None, dict[str, Any]]:
+    """The page a list request asks for, or what Alert24 would refuse in it."""
+    parts = urlsplit(request.path)
+    route = LIST_PATH.fullmatch(parts.path)
+    if not route:
+        return (404, "not_found", f"No route GET {parts.path}"), {}
+    if request.headers.get("Authorization") != f"Bearer {owner.api_key}":
+        return (401, "authentication_error", "Invalid API key"), {}
+    if not owner.can_read:
+        return (403, "authorization_error", "API key missing required scope: read"), {}
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if any(len(values) > 1 for values in query.values()):
+        return (400, "validation_error", "A query parameter is repeated"), {}
+    given = {name: values[0] for name, values in query.items()}
+    limit = given.pop("limit", str(LIST_DEFAULT_LIMIT))
+    offset = given.pop("offset", "0")
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= LIST_MAX_LIMIT):
+        return (400, "validation_error", f"limit must be from 1 to {LIST_MAX_LIMIT}"), {}
+    if not (offset.isascii() and offset.isdigit()):
+        return (400, "validation_error", "offset must be a whole number"), {}
+    unknown = sorted(set(given) - STRING_FIELDS)
+    if unknown:
+        return (400, "validation_error", f"Unknown filter: {unknown[0]}"), {}
+    if owner.ignores_filters:
+        given = {}
+    if route.group("service"):
+        given["service_id"] = route.group("service")  # the path is no filter: it always holds
+    with owner.lock:
+        items = [item for item in reversed(owner.stored) if matches(item, given)]
+    start, count = int(offset), int(limit)
+    more = start + count < len(items)
+    meta = {"total": len(items), "limit": count, "offset": start, "has_more": more}
+    return None, {"data": items[start : start + count], "meta": meta}
+
+
+def matches(item: dict[str, Any], filters: dict[str, str]) -> bool:
+    return all(item.get(name) == value for name, value in filters.items())
 
 
 # Faults, for Alert24Server.script ---------------------------------------------------------------

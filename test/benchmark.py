@@ -4,6 +4,8 @@ Measures, in one run on one machine, the median wall time of:
 - one successful pipe run (pipe/pipe.py as a process, against the local Alert24 of the tests),
 - `python -c "import bitbucket_pipes_toolkit"`, the floor that every toolkit pipe pays,
 - the bare `curl` of Alert24's Bitbucket recipe, against the same server;
+- pipe runs that look up the previous deployment in Alert24 and find none, or find one 30
+  commits back and list them (a generated repository, read by the pipe's own git reader);
 and the installed size of the locked dependency set (requirements.txt). Prints a Markdown table
 for the README, with the machine it came from. Figures, not assertions: these machines are shared.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).parent)]
 
 from alert24_server import Alert24Server  # noqa: E402
-from conftest import API_KEY, PIPE, ROOT, process_env  # noqa: E402
+from conftest import API_KEY, PIPE, ROOT, git, process_env  # noqa: E402
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -66,13 +68,55 @@ def commands(server: Alert24Server) -> dict[str, tuple[list[str], dict[str, str]
     }
 
 
+def listing_commands(
+    server: Alert24Server, directory: Path
+) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Runs that look up the previous deployment: in production, 30 commits back; in staging,
+    none. The repository is generated; Alert24 is seeded with the production deployment."""
+    git(directory, "init", "-q", "-b", "main")
+    shas = []
+    for n in range(31):
+        (directory / "app.txt").write_text(f"{n}\n")
+        git(directory, "add", "app.txt")
+        git(directory, "commit", "-q", "-m", f"Change {n} for PAY-{n + 1}")
+        shas.append(git(directory, "rev-parse", "HEAD"))
+    server.seed({
+        "summary": "Deployed shop", "commit_sha": shas[0], "environment": "production",
+        "source": "bitbucket-pipelines", "pipeline_url": "https://bitbucket.org/acme/shop/pipelines/results/1",
+    })  # fmt: skip
+    variables = {
+        "ALERT24_API_KEY": API_KEY,
+        "ALERT24_BASE_URL": server.url,
+        "BITBUCKET_CLONE_DIR": str(directory),
+        "BITBUCKET_COMMIT": shas[30],
+        "BITBUCKET_BRANCH": "main",
+        "BITBUCKET_BUILD_NUMBER": "2",
+        "BITBUCKET_REPO_SLUG": "shop",
+        "BITBUCKET_REPO_FULL_NAME": "acme/shop",
+        "BITBUCKET_EXIT_CODE": "0",
+    }
+    listing = process_env(variables, directory)
+    none = process_env({**variables, "ENVIRONMENT": "staging"}, directory)
+    off = process_env({**variables, "LIST_COMMITS": "false"}, directory)
+    return {
+        "pipe run, LIST_COMMITS false (no lookup)": ([sys.executable, str(PIPE)], off),
+        "pipe run, no previous deployment found in Alert24": ([sys.executable, str(PIPE)], none),
+        "pipe run listing 30 commits since the previous deployment": (
+            [sys.executable, str(PIPE)],
+            listing,
+        ),
+    }
+
+
 def medians(runs: int) -> dict[str, float]:
-    with Alert24Server(api_key=API_KEY) as server:
+    with Alert24Server(api_key=API_KEY) as server, tempfile.TemporaryDirectory() as repo:
         timings: dict[str, list[float]] = {}
-        plan = commands(server)
+        plan = {**commands(server), **listing_commands(server, Path(repo))}
+        seeded = len(server.stored)
         for _ in range(runs):  # interleaved, so that a noisy moment hits all alike
             for name, (command, env) in plan.items():
                 timings.setdefault(name, []).append(timed(command, env))
+                del server.stored[seeded:]  # each run finds the seeded deployment, not the last run
         if server.changes < runs:
             sys.exit("the pipe did not record a change on every run")
     return {name: statistics.median(values) for name, values in timings.items()}

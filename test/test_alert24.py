@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from alert24 import (
     backoff,
     change_id,
     retry_after,
+    secrets_for,
     wait_before_retry,
 )
 
@@ -58,6 +60,16 @@ def test_the_change_id_is_read_from_data_or_the_top_level():
     assert change_id('{"id": 42}') == "42"
 
 
+def test_a_change_id_that_is_not_text_is_its_json():
+    assert change_id('{"data": {"id": ["a", 1]}}') == '["a", 1]'
+    assert change_id('{"data": {"id": 1.5}}') == "1.5"
+
+
+def test_json_nested_too_deep_to_parse_is_no_change_id():
+    assert change_id("[" * 100_000) is None
+    assert change_id('{"data": ' * 50_000) is None
+
+
 def test_no_change_id_in_an_empty_or_foreign_answer():
     assert change_id("") is None
     assert change_id("<html>") is None
@@ -73,3 +85,17 @@ def test_an_alert24_error_is_read_as_type_and_message():
 def test_a_foreign_error_body_is_shown_as_its_first_line_of_text():
     assert alert24_error("<h1>Bad gateway</h1>\n\n") == "'<h1>Bad gateway</h1>'"
     assert alert24_error("") is None
+
+
+def test_an_alert24_error_is_shown_on_one_line():
+    body = '{"error": {"type": "x\\n\\u001b[2J", "message": "\\u202em"}}'
+    assert alert24_error(body) == "x\\n\\x1b[2J: \\u202em"
+
+
+def test_the_secrets_of_a_request_are_the_key_its_secret_part_and_proxy_passwords(monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://deploy:p%40ss-w0rd@proxy:3128")
+    secrets = secrets_for("ak_live_" + "k" * 32, "https://app.alert24.net")
+    assert "ak_live_" + "k" * 32 in secrets.values
+    assert "k" * 32 in secrets.values
+    assert {"p%40ss-w0rd", "p@ss-w0rd"} <= set(secrets.values)
+    assert base64.b64encode(b"deploy:p@ss-w0rd").decode() in secrets.values

@@ -19,8 +19,11 @@ from email.utils import format_datetime
 import pytest
 
 from alert24_server import (
+    Action,
     Alert24Server,
+    Handler,
     alert24_error,
+    contract,
     drip,
     drop,
     foreign,
@@ -50,6 +53,50 @@ def in_seconds(seconds: int) -> str:
 
 def server_error(status: int) -> Callable[[], list]:
     return lambda: [alert24_error(status, "server_error", "Unexpected error")]
+
+
+def raw(data: bytes, then: Action | None = None, *, every: float = 0.0) -> Action:
+    """Write these bytes to the socket as they are (a byte at a time, forever, with `every`),
+    then answer with `then`, if given."""
+
+    def act(handler: Handler) -> None:
+        try:
+            while True:
+                for byte in [data] if not every else [bytes([b]) for b in data]:
+                    handler.wfile.write(byte)
+                    handler.wfile.flush()
+                    if every and handler.owner.stopping.wait(every):
+                        return
+                if not every or then:
+                    break
+        except OSError:
+            handler.close_connection = True  # the pipe hung up, as it should
+            return
+        if then:
+            then(handler)
+        else:
+            handler.close_connection = True
+
+    return act
+
+
+def forever(data: bytes, every: float = 0.2) -> Action:
+    return raw(data, every=every)
+
+
+def endless_continue(handler: Handler) -> None:
+    try:
+        while not handler.owner.stopping.is_set():
+            handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    except OSError:
+        handler.close_connection = True
+
+
+def echo_key_escaped(handler: Handler) -> None:
+    key = handler.headers["Authorization"].removeprefix("Bearer ")
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    body = f'{{"error": {{"type": "authentication_error", "message": "Bad key {escaped}"}}}}'
+    handler.answer(401, body.encode())
 
 
 FAULTS = [
@@ -157,6 +204,64 @@ FAULTS = [
         False,
         1,
         "it may not come from Alert24: check ALERT24_BASE_URL",
+    ),
+    Fault(
+        "sends its status line a byte at a time, forever",
+        lambda: [forever(b"HTTP/1.1 201 Created"), forever(b"HTTP/1.1 201 Created")],
+        False,
+        2,
+        "no answer within TIMEOUT (1 s) after 2 attempts",
+        within=8.0,
+        env={"TIMEOUT": "1", "MAX_RETRIES": "1"},
+        maybe_recorded=True,
+    ),
+    Fault(
+        "sends 100 Continue forever",
+        lambda: [endless_continue],
+        False,
+        1,
+        "Alert24 sent more than 100 interim (1xx) answers and no final answer",
+        within=5.0,
+        env={"TIMEOUT": "1", "MAX_RETRIES": "0"},
+        maybe_recorded=True,
+    ),
+    Fault(
+        "sends 103 Early Hints before its answer",
+        lambda: [raw(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n", contract)],
+        True,
+        1,
+        "Recorded change chg_0001 in Alert24 (X-Request-Id: req-1).",
+    ),
+    Fault(
+        "a 2xx status, then its headers a byte at a time, forever",
+        lambda: [raw(b"HTTP/1.1 201 Created\r\n", forever(b"X-Pad: y\r\n"))],
+        True,
+        1,
+        "Recorded the change in Alert24.",
+        within=5.0,
+        env={"TIMEOUT": "1", "MAX_RETRIES": "0"},
+    ),
+    Fault(
+        "a 2xx with JSON nested too deep to parse",
+        lambda: [respond(201, b"[" * 100_000)],
+        True,
+        1,
+        "Recorded the change in Alert24 (X-Request-Id: req-1).",
+    ),
+    Fault("a 2xx whose id is a number", lambda: [respond(201, '{"id": 42}')], True, 1, "change 42"),
+    Fault(
+        "an error message that tries to forge a line",
+        lambda: [alert24_error(400, "validation_error", "bad\n\u2714 Recorded change x\x1b[2J")],
+        False,
+        1,
+        "validation_error: bad\\n\u2714 Recorded change x\\x1b[2J",
+    ),
+    Fault(
+        "an answer that echoes the key, escaped",
+        lambda: [echo_key_escaped],
+        False,
+        1,
+        "authentication_error: Bad key ********",
     ),
     Fault(
         "404 not_found",

@@ -70,8 +70,8 @@ def test_with_https_proxy_the_request_goes_through_the_proxy(tls_env, tls_server
     assert run.returncode == 0, run.output
     assert len(tls_server.received) == 1
     port = tls_server.url.rsplit(":", 1)[1]
-    assert len(proxy_log) == 1
-    assert proxy_log[0].startswith(f"CONNECT 127.0.0.1:{port} HTTP/")
+    assert len(proxy_log) == 1 + len(tls_server.listed)  # the change, and the lookup before it
+    assert all(line.startswith(f"CONNECT 127.0.0.1:{port} HTTP/") for line in proxy_log)
     assert_no_secret("\n".join(proxy_log))
 
 
@@ -128,3 +128,17 @@ def test_sigterm_while_alert24_has_not_answered_says_the_change_may_be_recorded(
         "check Alert24." in stdout
     )
     assert_no_secret(stdout + stderr)
+
+
+# ~/.netrc --------------------------------------------------------------------------------------
+
+
+def test_a_netrc_naming_alert24s_host_does_not_replace_the_key(env, server, tmp_path):
+    # requests swaps the Authorization header for ~/.netrc's credentials when given no auth
+    # object; HOME is the run's working directory (conftest.process_env).
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login deploy password netrc-s3cret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    run = run_pipe(env, cwd=tmp_path)
+    assert run.returncode == 0, run.output
+    assert server.received[0].headers["Authorization"] == f"Bearer {API_KEY}"
+    assert "netrc-s3cret" not in run.output

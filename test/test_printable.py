@@ -5,7 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from printable import LIMIT, MASK, printable, without_password
+from printable import LIMIT, MASK, Secrets, printable, without_password
+
+SECRET = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+KEY = f"ak_live_{SECRET}"
+SECRETS = Secrets.of(KEY, SECRET)
 
 
 @given(st.text())
@@ -57,3 +61,37 @@ def test_a_url_without_a_password_is_unchanged():
 
 def test_a_url_that_cannot_be_parsed_is_still_masked():
     assert "pw" not in without_password("http://u:pw@[::1")
+
+
+def test_printable_text_passes_through_printable_unchanged():
+    shown = printable("x\n" * 300)
+    assert printable(shown) == shown
+
+
+@given(st.text(), st.integers(min_value=0, max_value=len(SECRET) - 12), st.text())
+def test_no_12_characters_of_the_secret_in_a_row_are_ever_shown(before, start, after):
+    shown = SECRETS.shown(before + SECRET[start : start + 12] + after, limit=10_000)
+    assert not any(SECRET[i : i + 12] in shown for i in range(len(SECRET) - 11))
+
+
+def test_an_escaped_key_is_hidden_in_each_encoding():
+    encodings = [
+        "".join(f"\\u{ord(c):04x}" for c in KEY),
+        "".join(f"%{ord(c):02X}" for c in KEY),
+        "".join(f"&#x{ord(c):x};" for c in KEY),
+        "".join(f"\\x{ord(c):02x}" for c in KEY),
+    ]
+    for encoded in encodings:
+        assert MASK in SECRETS.shown(f"Bearer {encoded}", limit=1000), encoded
+
+
+def test_an_escape_cannot_join_the_secrets_own_characters():
+    # printable shows \x9b as the four characters \x9b: with the right neighbours, a secret.
+    secret = "9b" + SECRET[2:]
+    shown = Secrets.of(secret).shown("\x9b" + secret[2:14])
+    assert secret[:12] not in shown
+
+
+def test_decoding_touches_only_the_secrets_characters_so_json_stays_json():
+    body = '{"a": "\\u0022%20"}'
+    assert SECRETS.masked(body) == body

@@ -1,0 +1,160 @@
+"""What went out, told from P, C and the commits between: rules as examples, promises as
+properties. Pure functions: no git and no server here (test_went_out.py drives the pipe)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import outgoing
+from change import build_change
+from checkout import Commit
+from context import BitbucketContext
+from outgoing import FORWARD, MISSING, REDEPLOY, ROLLBACK, WentOut
+
+P = "9f8e7d6c" + "0" * 32
+C = "1a2b3c4d" + "1" * 32
+CONTEXT = BitbucketContext(repo_slug="shop", repo_full_name="acme/shop", build_number="7")
+
+
+def commit(n: int, message: str = "") -> Commit:
+    return Commit(f"{n:08x}" + "a" * 32, f"Change {n}", "Ann Lee", message or f"Change {n}")
+
+
+def forward(count: int, complete: bool = True) -> WentOut:
+    return WentOut(FORWARD, P, C, [commit(n) for n in range(count, 0, -1)], complete)
+
+
+def test_the_description_lists_each_commit_under_a_heading_naming_p_and_the_environment():
+    text = outgoing.description(forward(2), "staging", "acme/shop")
+    heading, *lines = text.splitlines()
+    assert "9f8e7d6c" in heading
+    assert "staging" in heading
+    assert f"https://bitbucket.org/acme/shop/commits/{P}" in heading
+    assert lines == ["00000002 Change 2 (Ann Lee)", "00000001 Change 1 (Ann Lee)"]
+
+
+def test_thirty_commits_are_listed_and_the_rest_counted():
+    lines = outgoing.description(forward(35), "production").splitlines()
+    assert len(lines) == 1 + 30 + 1
+    assert lines[1].startswith("00000023 ")
+    assert lines[-1] == "... and 5 more"
+
+
+def test_thirty_commits_exactly_need_no_more_line():
+    assert "more" not in outgoing.description(forward(30), "production")
+
+
+def test_a_shallow_clone_lists_what_it_holds_and_says_its_history_ends():
+    text = outgoing.description(forward(3, complete=False), "production")
+    assert text.splitlines()[-1] == (
+        "at least 3 commits; the clone's history ends here: "
+        "set `clone: depth: full` to list them all"
+    )
+    assert outgoing.reported(forward(3, complete=False)) == "at least 3 commits since 9f8e7d6c"
+
+
+def test_a_previous_commit_missing_from_the_clone_is_named_and_nothing_is_listed():
+    text = outgoing.description(WentOut(MISSING, P, C), "production")
+    assert "9f8e7d6c" in text
+    assert "not listed" in text
+    assert len(text.splitlines()) == 1
+
+
+def test_a_rollback_lists_the_commits_taken_out_under_its_own_heading():
+    went = WentOut(ROLLBACK, P, C, [commit(5), commit(4)])
+    text = outgoing.description(went, "production")
+    assert text.splitlines()[0].startswith("Commits taken out of production")
+    assert "00000005 Change 5 (Ann Lee)" in text
+
+
+def test_a_rollback_is_named_in_summary_and_change_type():
+    body = build_change({}, CONTEXT, None, WentOut(ROLLBACK, P, C, [commit(1)]))
+    assert body["summary"] == "Rolled back shop to 1a2b3c4d (from 9f8e7d6c)"
+    assert body["change_type"] == "rollback"
+
+
+def test_a_redeploy_is_named_in_summary_and_description():
+    body = build_change({}, CONTEXT, None, WentOut(REDEPLOY, C, C))
+    assert body["summary"] == "Redeployed shop @ 1a2b3c4d"
+    assert body["change_type"] == "deployment"
+    assert "1a2b3c4d was already the commit deployed to production" in body["description"]
+
+
+def test_the_users_summary_and_change_type_win_over_a_rollback():
+    went = WentOut(ROLLBACK, P, C, [commit(1)])
+    body = build_change({"SUMMARY": "Revert", "CHANGE_TYPE": "other"}, CONTEXT, None, went)
+    assert (body["summary"], body["change_type"]) == ("Revert", "other")
+
+
+def test_a_failed_rollback_keeps_its_failed_summary():
+    failed = CONTEXT._replace(exit_code="1", commit=C)
+    body = build_change({}, failed, None, WentOut(ROLLBACK, P, C, [commit(1)]))
+    assert body["summary"] == "Failed to deploy shop @ 1a2b3c4d"
+
+
+def test_the_list_follows_the_users_description():
+    body = build_change({"DESCRIPTION": "Big release"}, CONTEXT, None, forward(1))
+    assert body["description"].startswith("Big release\n\nCommits deployed to production since")
+
+
+def test_without_a_previous_deployment_the_type_is_deployment_and_no_list_is_added():
+    body = build_change({}, CONTEXT, None)
+    assert body["change_type"] == "deployment"
+    assert "description" not in body
+
+
+def test_jira_keys_become_tags_after_the_users():
+    went = WentOut(FORWARD, P, C, [commit(2, "PAY-12 and OPS-3"), commit(1, "fix PAY-12")])
+    body = build_change({"TAGS": ["web"]}, CONTEXT._replace(branch="main"), None, went)
+    assert body["tags"] == ["bitbucket", "main", "web", "PAY-12", "OPS-3"]
+
+
+def test_jira_keys_of_the_commits_rolled_back_count_too():
+    assert outgoing.jira_keys(WentOut(ROLLBACK, P, C, [commit(1, "Revert PAY-9")])) == ["PAY-9"]
+
+
+def test_what_only_looks_like_a_jira_key_is_not_one():
+    messages = "utf-8 A-1 PAY-0 PAY-01 XPAY-1x ÄPAY-2 pay-3 PAY_4-5 2PAY-6"
+    assert outgoing.jira_keys(WentOut(FORWARD, P, C, [commit(1, messages)])) == []
+
+
+def test_at_most_twenty_jira_keys():
+    went = WentOut(FORWARD, P, C, [commit(1, " ".join(f"K{n}X-{n + 1}" for n in range(30)))])
+    assert outgoing.jira_keys(went) == [f"K{n}X-{n + 1}" for n in range(20)]
+
+
+@given(st.lists(st.text(), max_size=40))
+def test_jira_keys_are_unique_well_formed_and_at_most_twenty(messages):
+    went = WentOut(FORWARD, P, C, [commit(n, m) for n, m in enumerate(messages)])
+    keys = outgoing.jira_keys(went)
+    assert len(keys) == len(set(keys)) <= 20
+    assert all(outgoing.JIRA_KEY.fullmatch(key) and key in "".join(messages) for key in keys)
+
+
+@given(st.integers(0, 80), st.booleans())
+def test_the_description_shows_at_most_thirty_commits_and_counts_them_all(count, complete):
+    lines = outgoing.description(forward(count, complete), "production").splitlines()
+    listed = [line for line in lines if line.endswith("(Ann Lee)")]
+    assert len(listed) == min(count, 30)
+    more = int(lines[-1 if complete else -2].split()[2]) if count > 30 else 0
+    assert len(listed) + more == count
+
+
+def test_the_reported_phrases():
+    assert outgoing.reported(forward(3)) == "3 commits since 9f8e7d6c"
+    assert outgoing.reported(forward(1)) == "1 commit since 9f8e7d6c"
+    assert outgoing.reported(WentOut(ROLLBACK, P, C)) == "a rollback to 1a2b3c4d from 9f8e7d6c"
+    assert outgoing.reported(WentOut(REDEPLOY, C, C)) == "a redeploy of 1a2b3c4d"
+    assert outgoing.reported(WentOut(MISSING, P, C)) == (
+        "no commits listed: 9f8e7d6c, deployed before, is not in the clone"
+    )
+
+
+def test_the_receipt_names_the_previous_commit_and_the_commits():
+    assert outgoing.receipt_fields(forward(2)) == {
+        "went_out": "forward",
+        "previous_commit": P,
+        "commits": [commit(2).sha, commit(1).sha],
+        "commits_complete": True,
+    }
