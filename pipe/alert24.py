@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import re
+import signal
 import socket
 import threading
 import time
@@ -392,6 +393,9 @@ class Attempt:
         Straight to the adapter, past Session.send: that reads the whole body of a 3xx even with
         allow_redirects=False (to prepare the next request), with no limit. So no redirect is
         followed, and the key goes to ALERT24_BASE_URL and nowhere else."""
+        # Signals for the main thread alone: the kernel may hand a process's SIGTERM to any
+        # thread that does not block it, and one taken here would wake no one until the deadline.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         adapter = AttemptAdapter(self)
         try:
             with requests.Session() as session:

@@ -516,3 +516,14 @@ def test_sigterm_before_the_request_was_sent_says_the_change_was_not_recorded(
     assert outcome == (
         "✖ Stopped by SIGTERM before the request reached Alert24: the change was not recorded."
     )
+
+
+def test_a_whole_run_ends_within_attempts_times_timeout_plus_the_waits(hostile_env):
+    # Each attempt takes all of TIMEOUT (a 503 whose body drips) and asks for a 1 s wait.
+    slow = [response(503, b"", [("Retry-After", "1"), ("Content-Length", "99")], length=False)]
+    with HostileServer([[*slow, Repeat(b"x")]]) as server:
+        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": "2"})
+    outcome = assert_kept_promises(run, bound(retries=2, waits=2.0))
+    assert run.elapsed >= 3 * TIMEOUT + 2.0
+    assert outcome.startswith(f"{NOT_RECORDED}: Alert24 answered HTTP 503 'xxx"), outcome
+    assert server.connections == 3
