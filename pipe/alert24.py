@@ -271,7 +271,21 @@ def secrets_for(api_key: str, url: str) -> Secrets:
     for name in PROXY_VARIABLES:
         urls += [os.environ.get(name) or "", os.environ.get(name.lower()) or ""]
     passwords = [password for each in urls if each for password in passwords_in(each)]
-    return Secrets.of(api_key, api_key.rsplit("_", 1)[-1], *passwords)
+    return Secrets.of(api_key, api_key.rsplit("_", 1)[-1], *encoded(api_key), *passwords)
+
+
+def encoded(secret: str) -> list[str]:
+    """The forms of an echoed secret that no decoding in Secrets undoes: hex, and base64 at each
+    of its three alignments (the secret may sit anywhere in what was encoded), plain and
+    URL-safe. Each is hidden like the secret itself, wherever 12 of its characters show."""
+    if len(secret) < 12:
+        return []
+    data = secret.encode("utf-8", "replace")
+    forms = [data.hex(), data.hex().upper()]
+    for shift in (b"", b"\0", b"\0\0"):
+        middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
+        forms += [middle, middle.replace("+", "-").replace("/", "_")]
+    return forms
 
 
 def passwords_in(url: str) -> tuple[str, ...]:

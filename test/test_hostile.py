@@ -8,6 +8,7 @@ outcome line and the right one, and an end within the bound TIMEOUT sets: (MAX_R
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import signal
@@ -380,6 +381,9 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "percent-encoded in lower case": escaped(lambda c: f"%{ord(c):02x}"),
     "as HTML entities": escaped(lambda c: f"&#{ord(c)};"),
     "in \\x escapes": escaped(lambda c: f"\\x{ord(c):02x}"),
+    "in base64": lambda key: base64.b64encode(key.encode()).decode(),
+    "in base64 after Bearer": lambda key: base64.b64encode(f"Bearer {key}".encode()).decode(),
+    "in hex": lambda key: key.encode().hex(),
     "every other character escaped": lambda key: "".join(
         c if i % 2 else f"\\u{ord(c):04x}" for i, c in enumerate(key)
     ),
