@@ -390,38 +390,36 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
 }
 
 
-def echo(place: str, encode: Callable[[str], str]) -> Step:
-    """An answer that echoes the request's key back, encoded, in one place."""
+def echo(answer: str, encode: Callable[[str], str]) -> Step:
+    """An answer that echoes the request's key back, encoded, everywhere it can: the reason
+    phrase, X-Request-Id, Location, and the change id, Alert24's error message or a foreign
+    body."""
 
-    def answer(request: bytes) -> bytes:
+    def play(request: bytes) -> bytes:
         key = encode(header(request, b"authorization").decode().removeprefix("Bearer "))
-        if place == "reason phrase":
-            return response(401, b"", [("X-Request-Id", "r")], reason=key.encode())
-        if place == "X-Request-Id":
-            return response(201, b"", [("X-Request-Id", key)])
-        if place == "error message":
+        headers = [("X-Request-Id", f"req {key}"), ("Location", f"https://x/?key={key}")]
+        if answer == "a 2xx":
+            body = f'{{"data": {{"id": "{key}"}}}}'
+        elif answer == "Alert24's error":
             body = f'{{"error": {{"type": "authentication_error", "message": "Bad key {key}"}}}}'
-            return response(401, body, [("X-Request-Id", "r")])
-        if place == "change id":
-            return response(201, f'{{"data": {{"id": "{key}"}}}}')
-        return response(502, f"<html>upstream said: Authorization: Bearer {key}</html>")
+        else:
+            body, headers = f"<html>upstream said: Authorization: Bearer {key}</html>", []
+        status = {"a 2xx": 201, "Alert24's error": 401}.get(answer, 502)
+        return response(status, body, headers, reason=f"Bearer {key}".encode())
 
-    return answer
-
-
-PLACES = ["reason phrase", "X-Request-Id", "error message", "change id", "foreign body"]
+    return play
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("place", PLACES)
-def test_an_echoed_key_is_never_shown_in_any_encoding(place: str, encoding: str, hostile_env):
-    with HostileServer([[echo(place, ENCODINGS[encoding])]]) as server:
+@pytest.mark.parametrize("answer", ["a 2xx", "Alert24's error", "a foreign error"])
+def test_an_echoed_key_is_never_shown_in_any_encoding(answer: str, encoding: str, hostile_env):
+    with HostileServer([[echo(answer, ENCODINGS[encoding])]]) as server:
         run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "DEBUG": "true"})
     outcome = assert_kept_promises(run, bound())
     for each in ENCODINGS.values():  # the whole key, however written
         assert each(API_KEY) not in run.output
         assert each(API_KEY.removeprefix("ak_live_")) not in run.output
-    assert outcome.startswith(RECORDED if place in ("X-Request-Id", "change id") else "✖")
+    assert outcome.startswith(RECORDED if answer == "a 2xx" else "✖")
 
 
 # Whatever the 2xx says, it is recorded ----------------------------------------------------------
