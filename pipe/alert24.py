@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import re
+import signal
 import socket
 import threading
 import time
@@ -270,7 +271,21 @@ def secrets_for(api_key: str, url: str) -> Secrets:
     for name in PROXY_VARIABLES:
         urls += [os.environ.get(name) or "", os.environ.get(name.lower()) or ""]
     passwords = [password for each in urls if each for password in passwords_in(each)]
-    return Secrets.of(api_key, api_key.rsplit("_", 1)[-1], *passwords)
+    return Secrets.of(api_key, api_key.rsplit("_", 1)[-1], *encoded(api_key), *passwords)
+
+
+def encoded(secret: str) -> list[str]:
+    """The forms of an echoed secret that no decoding in Secrets undoes: hex, and base64 at each
+    of its three alignments (the secret may sit anywhere in what was encoded), plain and
+    URL-safe. Each is hidden like the secret itself, wherever 12 of its characters show."""
+    if len(secret) < 12:
+        return []
+    data = secret.encode("utf-8", "replace")
+    forms = [data.hex(), data.hex().upper()]
+    for shift in (b"", b"\0", b"\0\0"):
+        middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
+        forms += [middle, middle.replace("+", "-").replace("/", "_")]
+    return forms
 
 
 def passwords_in(url: str) -> tuple[str, ...]:
@@ -323,20 +338,13 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     headers["User-Agent"] = user_agent
     if payload is not None:
         headers["Content-Type"] = "application/json"
-    request = {
-        "method": method,
-        "url": url,
-        "params": params,
-        "data": payload,
-        "headers": headers,
-        # The key through an auth object: given none, requests would put ~/.netrc's credentials
-        # for the host in place of the Authorization header.
-        "auth": BearerAuth(api_key),
-        "timeout": timeout,  # ends a worker on its own too, should it outlive its attempt
-        "allow_redirects": False,  # the key goes to ALERT24_BASE_URL and nowhere else
-        "stream": True,
-    }
-    worker = threading.Thread(target=attempt.make, args=(request,), name="attempt", daemon=True)
+    # The key through an auth object: given none, requests would put ~/.netrc's credentials for
+    # the host in place of the Authorization header.
+    request = requests.Request(method, url, headers, data=payload, params=params)
+    request.auth = BearerAuth(api_key)
+    worker = threading.Thread(
+        target=attempt.make, args=(request, timeout), name="attempt", daemon=True
+    )
     try:
         worker.start()
         attempt.finished.wait(timeout)
@@ -393,20 +401,30 @@ class Attempt:
         self.cut_off: Exception | None = None  # what ended the body early
         self.sockets: list[socket.socket] = []  # duplicates, to shut down from the main thread
 
-    def make(self, request: dict[str, Any]) -> None:
-        """The worker's whole job: any error is kept for the main thread, never raised here."""
+    def make(self, request: requests.Request, timeout: float) -> None:
+        """The worker's whole job: any error is kept for the main thread, never raised here.
+
+        Straight to the adapter, past Session.send: that reads the whole body of a 3xx even with
+        allow_redirects=False (to prepare the next request), with no limit. So no redirect is
+        followed, and the key goes to ALERT24_BASE_URL and nowhere else."""
+        # Signals for the main thread alone: the kernel may hand a process's SIGTERM to any
+        # thread that does not block it, and one taken here would wake no one until the deadline.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        adapter = AttemptAdapter(self)
         try:
             with requests.Session() as session:
-                adapter = AttemptAdapter(self)
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
-                with session.request(**request) as response:
-                    with self.lock:
-                        self.headers = response.headers
-                    self.read_body(response)
+                prepared = session.prepare_request(request)
+                # HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, as Session.request reads them
+                settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+            # `timeout` per read as well: a worker outliving its attempt still ends on its own
+            with adapter.send(prepared, timeout=timeout, **settings) as response:
+                with self.lock:
+                    self.headers = response.headers
+                self.read_body(response)
         except Exception as error:  # the main thread turns it into an Answer
             self.error = error
         finally:
+            adapter.close()
             self.finished.set()
 
     def read_body(self, response: requests.Response) -> None:

@@ -8,6 +8,7 @@ outcome line and the right one, and an end within the bound TIMEOUT sets: (MAX_R
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import signal
@@ -155,6 +156,18 @@ SLOW = [
         f"{RECORDED} the change in Alert24 (X-Request-Id: req-d).",
     ),
     Case(
+        "a redirect whose body never ends, as fast as it can",
+        [
+            [
+                response(
+                    307, b"", [("Location", "https://x/"), ("X-Request-Id", "r")], length=False
+                ),
+                Repeat(b"x" * 65536, 0),
+            ]
+        ],
+        f"{NOT_RECORDED}{AND}(X-Request-Id: r). It redirects to https://x/",
+    ),
+    Case(
         "100 Continue forever, as fast as it can",
         [[Repeat(b"HTTP/1.1 100 Continue\r\n\r\n", 0)]],
         f"{MAY_BE_RECORDED}{AND}Alert24 sent more than 100 interim (1xx) answers and no final "
@@ -224,12 +237,16 @@ def test_slow_and_endless_answers(case: Case, debug: str, hostile_env):
     assert server.connections == case.retries + 1 or case.says.startswith(RECORDED)
 
 
-@pytest.mark.parametrize("case", SLOW[:3] + SLOW[5:7], ids=lambda case: case.name)
+OVER_HTTPS = [case for case in SLOW if "fast" in case.name or "forever" in case.name]
+
+
+@pytest.mark.parametrize("case", OVER_HTTPS, ids=lambda case: case.name)
 def test_slow_and_endless_answers_over_https(case: Case, hostile_env, tls):
     with HostileServer(case.answers, tls=tls) as server:
-        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": "0"})
-    outcome = assert_kept_promises(run, bound())
-    assert_says(outcome, case.says.replace(" after 2 attempts", ""))
+        env = {**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": str(case.retries)}
+        run = run_pipe(env)
+    outcome = assert_kept_promises(run, bound(case.retries, case.waits))
+    assert_says(outcome, case.says)
 
 
 def test_a_tls_handshake_that_never_ends_is_not_an_attempt_that_reached_alert24(hostile_env):
@@ -367,44 +384,45 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "percent-encoded in lower case": escaped(lambda c: f"%{ord(c):02x}"),
     "as HTML entities": escaped(lambda c: f"&#{ord(c)};"),
     "in \\x escapes": escaped(lambda c: f"\\x{ord(c):02x}"),
+    "in base64": lambda key: base64.b64encode(key.encode()).decode(),
+    "in base64 after Bearer": lambda key: base64.b64encode(f"Bearer {key}".encode()).decode(),
+    "in hex": lambda key: key.encode().hex(),
     "every other character escaped": lambda key: "".join(
         c if i % 2 else f"\\u{ord(c):04x}" for i, c in enumerate(key)
     ),
 }
 
 
-def echo(place: str, encode: Callable[[str], str]) -> Step:
-    """An answer that echoes the request's key back, encoded, in one place."""
+def echo(answer: str, encode: Callable[[str], str]) -> Step:
+    """An answer that echoes the request's key back, encoded, everywhere it can: the reason
+    phrase, X-Request-Id, Location, and the change id, Alert24's error message or a foreign
+    body."""
 
-    def answer(request: bytes) -> bytes:
+    def play(request: bytes) -> bytes:
         key = encode(header(request, b"authorization").decode().removeprefix("Bearer "))
-        if place == "reason phrase":
-            return response(401, b"", [("X-Request-Id", "r")], reason=key.encode())
-        if place == "X-Request-Id":
-            return response(201, b"", [("X-Request-Id", key)])
-        if place == "error message":
+        headers = [("X-Request-Id", f"req {key}"), ("Location", f"https://x/?key={key}")]
+        if answer == "a 2xx":
+            body = f'{{"data": {{"id": "{key}"}}}}'
+        elif answer == "Alert24's error":
             body = f'{{"error": {{"type": "authentication_error", "message": "Bad key {key}"}}}}'
-            return response(401, body, [("X-Request-Id", "r")])
-        if place == "change id":
-            return response(201, f'{{"data": {{"id": "{key}"}}}}')
-        return response(502, f"<html>upstream said: Authorization: Bearer {key}</html>")
+        else:
+            body, headers = f"<html>upstream said: Authorization: Bearer {key}</html>", []
+        status = {"a 2xx": 201, "Alert24's error": 401}.get(answer, 502)
+        return response(status, body, headers, reason=f"Bearer {key}".encode())
 
-    return answer
-
-
-PLACES = ["reason phrase", "X-Request-Id", "error message", "change id", "foreign body"]
+    return play
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("place", PLACES)
-def test_an_echoed_key_is_never_shown_in_any_encoding(place: str, encoding: str, hostile_env):
-    with HostileServer([[echo(place, ENCODINGS[encoding])]]) as server:
+@pytest.mark.parametrize("answer", ["a 2xx", "Alert24's error", "a foreign error"])
+def test_an_echoed_key_is_never_shown_in_any_encoding(answer: str, encoding: str, hostile_env):
+    with HostileServer([[echo(answer, ENCODINGS[encoding])]]) as server:
         run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "DEBUG": "true"})
     outcome = assert_kept_promises(run, bound())
     for each in ENCODINGS.values():  # the whole key, however written
         assert each(API_KEY) not in run.output
         assert each(API_KEY.removeprefix("ak_live_")) not in run.output
-    assert outcome.startswith(RECORDED if place in ("X-Request-Id", "change id") else "✖")
+    assert outcome.startswith(RECORDED if answer == "a 2xx" else "✖")
 
 
 # Whatever the 2xx says, it is recorded ----------------------------------------------------------
@@ -503,3 +521,14 @@ def test_sigterm_before_the_request_was_sent_says_the_change_was_not_recorded(
     assert outcome == (
         "✖ Stopped by SIGTERM before the request reached Alert24: the change was not recorded."
     )
+
+
+def test_a_whole_run_ends_within_attempts_times_timeout_plus_the_waits(hostile_env):
+    # Each attempt takes all of TIMEOUT (a 503 whose body drips) and asks for a 1 s wait.
+    slow = [response(503, b"", [("Retry-After", "1"), ("Content-Length", "99")], length=False)]
+    with HostileServer([[*slow, Repeat(b"x")]]) as server:
+        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": "2"})
+    outcome = assert_kept_promises(run, bound(retries=2, waits=2.0))
+    assert run.elapsed >= 3 * TIMEOUT + 2.0
+    assert outcome.startswith(f"{NOT_RECORDED}: Alert24 answered HTTP 503 'xxx"), outcome
+    assert server.connections == 3

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from alert24 import exchange
 from alert24_server import Alert24Server, alert24_error, hang
 from conftest import API_KEY, assert_no_secret, run_pipe, start_pipe
 from forward_proxy import forward_proxy
@@ -142,3 +143,32 @@ def test_a_netrc_naming_alert24s_host_does_not_replace_the_key(env, server, tmp_
     assert run.returncode == 0, run.output
     assert server.received[0].headers["Authorization"] == f"Bearer {API_KEY}"
     assert "netrc-s3cret" not in run.output
+
+
+# The one-attempt primitive, as the lookup of earlier changes uses it ------------------------------
+
+
+def test_exchange_sends_a_get_with_its_query_and_the_key_and_answers_without_raising(server):
+    params = {"environment": "production", "source": "bitbucket-pipelines"}
+    answer = exchange(
+        "GET",
+        f"{server.url}/api/v1/changes",
+        api_key=API_KEY,
+        user_agent="alert24-track-deployment/test",
+        timeout=2,
+        params=params,
+    )
+    request = server.received[0]
+    assert request.path == "/api/v1/changes?environment=production&source=bitbucket-pipelines"
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert "Content-Type" not in request.headers
+    assert answer.status == 404  # the stand-in only takes POSTs
+    assert answer.request_id == "req-1"
+
+
+def test_exchange_that_cannot_connect_answers_with_the_problem(server):
+    answer = exchange("GET", "http://127.0.0.1:9", api_key=API_KEY, user_agent="t", timeout=1)
+    assert answer.status is None
+    assert answer.problem.startswith("could not connect")
+    assert answer.retryable
+    assert not answer.outcome_unknown
