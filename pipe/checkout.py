@@ -85,11 +85,6 @@ class _Repository(NamedTuple):
     object_dirs: list[Path]  # the repository's own, then its alternates
 
 
-class _PackEntry(NamedTuple):
-    pack: Path
-    offset: int
-
-
 def read_checkout(directory: str | os.PathLike, commit: str | None = None) -> Checkout:
     """A commit of the git clone at or above `directory`: `commit` (a full sha), else HEAD's.
 
@@ -275,37 +270,8 @@ def _read_object(repo: _Repository, name: bytes) -> tuple[bytes, bytes]:
         return store.read(name)
 
 
-_DeltaBase = _PackEntry | bytes | None  # an earlier entry of the same pack, or an object name
-
-
-def _parse_entry_header(
-    chunk: bytes, entry: _PackEntry, hash_length: int
-) -> tuple[bytes, int, _DeltaBase, int]:
-    """Type, size, delta base, and where in `chunk` (read at the entry) the zlib data starts."""
-    kind, size, at = (chunk[0] >> 4) & 7, chunk[0] & 15, 1
-    while chunk[at - 1] & 0x80:
-        size |= (chunk[at] & 0x7F) << (4 + 7 * (at - 1))
-        at += 1
-    if kind == OFS_DELTA:
-        distance, at = chunk[at] & 0x7F, at + 1
-        while chunk[at - 1] & 0x80:
-            distance, at = ((distance + 1) << 7) | (chunk[at] & 0x7F), at + 1
-        if not 0 < distance < entry.offset:  # also keeps a corrupt chain from going round
-            raise CheckoutUnreadable(f"{entry.pack} has a delta based outside the pack")
-        return b"", size, _PackEntry(entry.pack, entry.offset - distance), at
-    if kind == REF_DELTA:
-        if len(chunk) < at + hash_length:
-            raise CheckoutUnreadable(f"{entry.pack} is cut short")
-        return b"", size, chunk[at : at + hash_length], at + hash_length
-    if kind not in PACK_TYPES:
-        raise CheckoutUnreadable(f"{entry.pack} has an entry of unknown type {kind}")
-    return PACK_TYPES[kind], size, None, at
-
-
 class _Pack:
     """A pack and its version 2 .idx, mapped into memory while the store that found it is open."""
-
-    __slots__ = ("_data", "count", "hash_length", "index", "path")
 
     def __init__(self, index: Path, hash_length: int) -> None:
         with index.open("rb") as file:
@@ -349,16 +315,32 @@ class _Pack:
         if self._data is None:
             with self.path.open("rb") as file:
                 self._data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        header = self._data[offset : offset + 64]
         try:
-            kind, size, base, at = _parse_entry_header(
-                header, _PackEntry(self.path, offset), self.hash_length
-            )
+            kind, size, base, at = self._header(offset, self._data[offset : offset + 64])
         except IndexError:
             raise CheckoutUnreadable(f"{self.path} is cut short") from None
-        if isinstance(base, _PackEntry):
-            base = base.offset
         return kind, self._inflate(offset + at, size), base
+
+    def _header(self, offset: int, chunk: bytes) -> tuple[bytes, int, int | bytes | None, int]:
+        """Type, size, delta base, and where in `chunk` (read at the entry) the zlib data starts."""
+        kind, size, at = (chunk[0] >> 4) & 7, chunk[0] & 15, 1
+        while chunk[at - 1] & 0x80:
+            size |= (chunk[at] & 0x7F) << (4 + 7 * (at - 1))
+            at += 1
+        if kind == OFS_DELTA:
+            distance, at = chunk[at] & 0x7F, at + 1
+            while chunk[at - 1] & 0x80:
+                distance, at = ((distance + 1) << 7) | (chunk[at] & 0x7F), at + 1
+            if not 0 < distance < offset:  # also keeps a corrupt chain from going round
+                raise CheckoutUnreadable(f"{self.path} has a delta based outside the pack")
+            return b"", size, offset - distance, at
+        if kind == REF_DELTA:
+            if len(chunk) < at + self.hash_length:
+                raise CheckoutUnreadable(f"{self.path} is cut short")
+            return b"", size, chunk[at : at + self.hash_length], at + self.hash_length
+        if kind not in PACK_TYPES:
+            raise CheckoutUnreadable(f"{self.path} has an entry of unknown type {kind}")
+        return PACK_TYPES[kind], size, None, at
 
     def _inflate(self, start: int, size: int) -> bytes:
         """One entry's zlib stream, reading on only as far as the stream goes."""
