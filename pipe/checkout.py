@@ -291,6 +291,7 @@ class _Pack:
         """The offset of an object in this pack, or None if it is not in it.
 
         Names are sorted, and the fanout table's entry b counts those whose first byte is <= b.
+        (Guessing where a name lies by its value takes fewer probes, but more time in Python.)
         Bounds go unchecked: a corrupt index sends us to the wrong bytes, which fail the
         object's hash check, or some other check, once read.
         """
@@ -301,14 +302,17 @@ class _Pack:
             middle = (low + high) // 2
             probe = idx[1032 + middle * size : 1032 + (middle + 1) * size]
             if probe == name:
-                offsets = 1032 + self.count * (size + 4)  # past the names, and a crc32 for each
-                offset = int.from_bytes(idx[offsets + 4 * middle : offsets + 4 * middle + 4])
-                if offset & 0x80000000:  # packs over 2 GiB point into a table of 8-byte offsets
-                    large = offsets + 4 * self.count + 8 * (offset & 0x7FFFFFFF)
-                    offset = int.from_bytes(idx[large : large + 8])
-                return offset
+                return self._offset(middle)
             low, high = (middle + 1, high) if probe < name else (low, middle)
         return None
+
+    def _offset(self, position: int) -> int:
+        offsets = 1032 + self.count * (self.hash_length + 4)  # past the names and their crc32s
+        offset = int.from_bytes(self.index[offsets + 4 * position : offsets + 4 * position + 4])
+        if offset & 0x80000000:  # packs over 2 GiB point into a table of 8-byte offsets
+            large = offsets + 4 * self.count + 8 * (offset & 0x7FFFFFFF)
+            offset = int.from_bytes(self.index[large : large + 8])
+        return offset
 
     def entry(self, offset: int) -> tuple[bytes, bytes, int | bytes | None]:
         """The type, inflated data and delta base (an offset here, or a name) of one entry."""
@@ -574,7 +578,8 @@ def _links(body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
     git did not write this way is refused. So is a date past 2^34 s (the year 2514), which
     git's commit-graph cuts to 34 bits.
     """
-    lines = body.partition(b"\n\n")[0].split(b"\n")
+    end = body.find(b"\n\n")
+    lines = body[: end if end >= 0 else len(body)].split(b"\n")
     hex_length = 2 * hash_length
     if not (lines[0].startswith(b"tree ") and len(lines[0]) == 5 + hex_length):
         raise CheckoutUnreadable("a commit has no tree line where git writes it")
@@ -614,7 +619,8 @@ class _Walk:
         self.hash_length = HASH_LENGTHS[store.repo.object_format]
         self.parents: dict[bytes, tuple[bytes, ...]] = {}  # of the commits parsed so far
         self.dates: dict[bytes, int] = {}
-        self.bodies: dict[bytes, bytes] = {}
+        self.bodies: dict[bytes, bytes] = {}  # of those parsed and not yet walked past
+        self.kept_bodies: dict[bytes, bytes] = {}  # of those the walk kept, to be shown
         self.uninteresting: set[bytes] = set()
         self.seen: set[bytes] = set()
         self.queue: list[tuple[int, int, bytes]] = []  # (-date, order put in, name): a heap
@@ -623,7 +629,8 @@ class _Walk:
         self.cut = False  # whether the walk parsed a commit whose parents the clone lacks
 
     def range(self, base: bytes, head: bytes) -> CommitRange:
-        self.parse(base), self.parse(head)
+        self.parse(base)
+        self.parse(head)
         if base == head:
             return CommitRange([], complete=True)
         self.uninteresting.add(base)
@@ -644,6 +651,7 @@ class _Walk:
             if commit == self.interesting_cache:
                 self.interesting_cache = None
             self.process_parents(commit)
+            body = self.bodies.pop(commit)
             if commit in self.uninteresting:
                 self.mark_parents_uninteresting(commit)
                 slop = self.still_interesting(date, slop)
@@ -652,6 +660,8 @@ class _Walk:
                 break
             date = self.dates[commit]
             kept.append(commit)
+            self.kept_bodies[commit] = body
+        self.bodies.clear()
         return kept
 
     def process_parents(self, commit: bytes) -> None:
@@ -762,6 +772,6 @@ class _Walk:
 
     def commit(self, name: bytes) -> Commit:
         sha = name.hex()
-        author_name, _, message = _read_text(sha, self.bodies[name])
+        author_name, _, message = _read_text(sha, self.kept_bodies[name])
         subject = next((line.strip() for line in message.split("\n") if line.strip()), "")
         return Commit(sha, subject, author_name, message)

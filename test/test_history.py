@@ -373,6 +373,14 @@ def test_a_range_that_ends_at_the_cut_is_complete(linear, tmp_path, base):
     assert len(found.commits) == 29 - int(base[1:])
 
 
+def test_a_worktree_of_a_shallow_clone_reads_the_clone_s_cut(linear, tmp_path):
+    source, shas = linear
+    clone = shallow_clone(source, tmp_path / "clone", 10)
+    run_git(clone, "worktree", "add", "-q", "--detach", str(tmp_path / "worktree"), shas["c25"])
+    found = assert_faithful_in_shallow_clone(tmp_path / "worktree", source, shas, "c20", "c25")
+    assert found.complete and len(found.commits) == 5
+
+
 def test_a_rollback_to_the_cut_is_empty_and_complete(linear, tmp_path):
     source, shas = linear
     clone = shallow_clone(source, tmp_path / "clone", 10)
