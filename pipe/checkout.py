@@ -13,8 +13,16 @@ Only what leads from HEAD to one commit is read: refs, a loose object, or one en
 found through its .idx fanout and a binary search, so a call takes well under a millisecond
 however large the pack. Whatever goes wrong raises CheckoutUnreadable, worded for one log line.
 
-It also reads history: which commits `git log base..head` shows, walking parents the way git's
-revision walk does (see commits_between), with pack indexes and mmaps kept open for the walk.
+It also reads history, for the list of commits a deployment took live: commits_between() shows
+what `git log base..head` shows, in its order, by walking parents step for step as git's own
+revision walk does (_Walk says how), with pack indexes mapped once and delta bases kept for the
+walk. It reads loose objects and packs (offset and ref deltas, chains of any depth), several
+packs (each keeps its .idx, so a multi-pack-index is not needed), alternates, worktrees,
+submodules, partial clones (they hold every commit), shallow clones (.git/shallow) and SHA-256.
+It does not read the commit-graph: each commit shown must be read for its message anyway, and
+git's answer does not depend on the graph. It refuses, with CheckoutUnreadable, what would make
+its answer differ from git's: grafts and replace refs (git log follows them), reftable refs
+(which could hold replace refs), and commits whose headers are not laid out as git writes them.
 """
 
 import codecs
@@ -123,6 +131,8 @@ def commits_between(directory: str | os.PathLike, base: str, head: str) -> Commi
     `base` and `head` are full hex shas of commits the clone holds. The answer agrees with git's
     own, clock skew and equal timestamps included, or is not given: CheckoutUnreadable, and
     nothing else, is raised for whatever cannot be read faithfully, such as replace refs.
+    In a shallow clone the answer is git's in that clone, and `complete` says whether it is
+    also what git log says in a full clone (see _Walk.decided_despite_the_cut).
     """
     with _reading():
         repo, shallow = _open_history(directory)
@@ -412,6 +422,8 @@ class _Store:
                 break
             kind, data, base = pack.entry(offset)
             if base is None:
+                if deltas:  # a base, perhaps of many: git often deltifies several against one
+                    self._keep(pack, offset, kind, data)
                 break
             deltas.append((pack, offset, data))
             if len(deltas) > DELTA_DEPTH:
@@ -570,7 +582,7 @@ def _object_name(repo: _Repository, sha: str) -> bytes | None:
     return bytes.fromhex(text)
 
 
-def _links(body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
+def _links(name: bytes, body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
     """A commit's parents and committer date, taken only from headers laid out as git writes them.
 
     git takes the date from a committer line right after the author line right after the
@@ -582,11 +594,11 @@ def _links(body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
     lines = body[: end if end >= 0 else len(body)].split(b"\n")
     hex_length = 2 * hash_length
     if not (lines[0].startswith(b"tree ") and len(lines[0]) == 5 + hex_length):
-        raise CheckoutUnreadable("a commit has no tree line where git writes it")
+        raise CheckoutUnreadable(f"commit {name.hex()} has no tree line where git writes it")
     at, parents = 1, []
     while at < len(lines) and lines[at].startswith(b"parent "):
         if len(lines[at]) != 7 + hex_length:
-            raise CheckoutUnreadable("a commit has a parent line git would not write")
+            raise CheckoutUnreadable(f"commit {name.hex()} has a parent line git would not write")
         parents.append(bytes.fromhex(lines[at][7:].decode("ascii")))
         at += 1
     author, committer = [*lines, b"", b""][at : at + 2]
@@ -600,7 +612,8 @@ def _links(body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
         and when[1].isdigit()
         and int(when[1]) < GRAPH_DATE_LIMIT
     ):
-        raise CheckoutUnreadable("a commit has no author and committer lines as git writes them")
+        why = "has no author and committer lines laid out as git writes them"
+        raise CheckoutUnreadable(f"commit {name.hex()} {why}")
     return tuple(parents), int(when[1])
 
 
@@ -713,22 +726,27 @@ class _Walk:
             if kind != b"commit":
                 what = kind.decode(errors="replace")
                 raise CheckoutUnreadable(f"{name.hex()} is a {what}, not a commit")
-            parents, self.dates[name] = _links(body, self.hash_length)
+            parents, self.dates[name] = _links(name, body, self.hash_length)
             if name in self.shallow:
                 parents, self.cut = (), True
             self.parents[name], self.bodies[name] = parents, body
         return self.parents[name]
 
     def decided_despite_the_cut(self, base: bytes, walked: list[bytes], shown: list[bytes]) -> bool:
-        """Whether git log in a full clone would show what this walk through a shallow one does.
+        """Whether git log in a full clone shows what git log in this shallow one shows.
 
-        The walk went near the cut, so a full clone's walk could have gone on past it, finding
-        base's history there. The answer stands whatever that history holds when: no commit
-        kept was a shallow one (past it, the full history has more to show); none was base's
-        in this clone (a walk that went further could have found it so, clock skew aside);
-        and each commit shown reaches every shallow commit that base reaches. Whatever lies
-        past such a commit is history of the commit shown, so it cannot lead back to it: base
-        cannot reach a commit shown through history this clone lacks.
+        The walk parsed a shallow commit, so in a full clone git's walk could go on past it,
+        into history this clone lacks, which may lead from base to a commit shown here, or on
+        from a commit shown to more. Whatever that history holds, the answers are the same if:
+        - no commit the walk kept is shallow: else a full clone's walk goes on to its parents;
+        - no commit it kept is base's in this clone: else a walk that goes further (as a full
+          clone's may, renewed by the commits this one lacks) could find that out;
+        - every commit shown reaches every shallow commit that base reaches: base reaches a
+          commit X through missing history only through such a shallow commit S, and S
+          reaching X while X reaches S would be a cycle.
+        A full clone's walk then only finds more of base's history, none of it leading to a
+        commit shown, and keeps those it shows in the same order. The tests check this against
+        git in full clones of random histories.
         """
         if any(commit in self.shallow for commit in walked):
             return False
