@@ -97,6 +97,10 @@ def assert_agrees_with_git(repo: Path, shas: dict[str, str], truth, git_pairs: i
         assert [commit.sha for commit in found.commits] == expected, (base, head)
     for base, head in list(truth)[:: max(1, len(truth) // git_pairs)]:
         assert git_log(repo, shas[base], shas[head]) == truth[base, head]
+    assert all(has_commit(repo, sha) for sha in shas.values())
+    tree = run_git(repo, "rev-parse", f"{shas['late']}^{{tree}}").strip()
+    assert run_git(repo, "cat-file", "-t", tree).strip() == "tree"
+    assert not has_commit(repo, tree)
 
 
 def test_the_zoo_has_the_shapes_it_claims(zoo, truth):
@@ -365,8 +369,9 @@ def test_a_range_that_ends_at_the_cut_is_complete(linear, tmp_path, base):
     source, shas = linear
     clone = shallow_clone(source, tmp_path / "clone", 10)  # c20 is the shallow commit
     assert (clone / ".git/shallow").read_text().split() == [shas["c20"]]
-    if base == "c19":
+    if base == "c19":  # past the cut: not in the clone, though the shallow commit names it
         assert not has_commit(clone, shas[base])
+        assert run_git(clone, "cat-file", "-p", shas["c20"]).count(shas[base]) == 1
         return
     found = assert_faithful_in_shallow_clone(clone, source, shas, base, "c29")
     assert found.complete
