@@ -144,6 +144,20 @@ def test_loose_objects(zoo, some, tmp_path):
     assert_agrees_with_git(repo, shas, some)
 
 
+def test_loose_commits_on_top_of_a_pack(zoo, tmp_path):
+    repo, shas = copy_of(zoo, tmp_path)
+    run_git(repo, "checkout", "-q", "--detach", shas["y2"])
+    for number in range(3):
+        run_git(repo, "commit", "-q", "--allow-empty", "-m", f"loose {number}")
+    run_git(repo, "merge", "-q", "--no-edit", "-s", "ours", shas["o1"])
+    top = run_git(repo, "rev-parse", "HEAD").strip()
+    assert (repo / ".git/objects" / top[:2] / top[2:]).is_file()
+    for name in ["r1", "y1", "o2", "late", "e3"]:
+        for base, head in [(shas[name], top), (top, shas[name])]:
+            found = commits_between(repo, base, head)
+            assert [commit.sha for commit in found.commits] == git_log(repo, base, head)
+
+
 @pytest.mark.parametrize("offsets", ["ofs-delta", "ref-delta"])
 def test_repacked_with_deltas(zoo, some, tmp_path, offsets):
     repo, shas = copy_of(zoo, tmp_path)
