@@ -30,6 +30,7 @@ import hashlib
 import heapq
 import mmap
 import os
+import re  # already imported by the toolkit, and by pipe.py
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -582,39 +583,30 @@ def _object_name(repo: _Repository, sha: str) -> bytes | None:
     return bytes.fromhex(text)
 
 
-def _links(name: bytes, body: bytes, hash_length: int) -> tuple[tuple[bytes, ...], int]:
-    """A commit's parents and committer date, taken only from headers laid out as git writes them.
+def _commit_layout(hash_length: int) -> re.Pattern[bytes]:
+    """A commit's tree, parent, author and committer lines, laid out as git writes them.
 
     git takes the date from a committer line right after the author line right after the
-    parents, and its versions read malformed lines differently; rather than guess, a commit
-    git did not write this way is refused. So is a date past 2^34 s (the year 2514), which
-    git's commit-graph cuts to 34 bits.
+    parents, and its versions read malformed lines differently (git 2.39 reads the date after
+    the first ">", later ones after the last); rather than guess, a commit git did not write
+    this way is refused.
     """
-    end = body.find(b"\n\n")
-    lines = body[: end if end >= 0 else len(body)].split(b"\n")
-    hex_length = 2 * hash_length
-    if not (lines[0].startswith(b"tree ") and len(lines[0]) == 5 + hex_length):
-        raise CheckoutUnreadable(f"commit {name.hex()} has no tree line where git writes it")
-    at, parents = 1, []
-    while at < len(lines) and lines[at].startswith(b"parent "):
-        if len(lines[at]) != 7 + hex_length:
-            raise CheckoutUnreadable(f"commit {name.hex()} has a parent line git would not write")
-        parents.append(bytes.fromhex(lines[at][7:].decode("ascii")))
-        at += 1
-    author, committer = [*lines, b"", b""][at : at + 2]
-    when = committer.partition(b">")[2].split(b" ")  # b"", seconds, time zone
-    if not (
-        author.startswith(b"author ")
-        and committer.startswith(b"committer ")
-        and committer.count(b">") == 1
-        and len(when) == 3
-        and not when[0]
-        and when[1].isdigit()
-        and int(when[1]) < GRAPH_DATE_LIMIT
-    ):
-        why = "has no author and committer lines laid out as git writes them"
+    name = b"[0-9a-f]{%d}" % (2 * hash_length)
+    return re.compile(  # re keeps what it compiled: one walk after another compiles it once
+        b"tree %s\n((?:parent %s\n)*)author [^\n]*\ncommitter [^\n>]*> ([0-9]+) [^\n>]*\n"
+        % (name, name)
+    )
+
+
+def _links(name: bytes, body: bytes, layout: re.Pattern[bytes]) -> tuple[tuple[bytes, ...], int]:
+    """A commit's parents and committer date; refused past 2^34 s (the year 2514), which git's
+    commit-graph cuts to 34 bits."""
+    found = layout.match(body)
+    if not found or int(found[2]) >= GRAPH_DATE_LIMIT:
+        why = "has no tree, parent, author and committer lines laid out as git writes them"
         raise CheckoutUnreadable(f"commit {name.hex()} {why}")
-    return tuple(parents), int(when[1])
+    parents = found[1].split(b"\n")[:-1]  # "parent <hex>" lines
+    return tuple(bytes.fromhex(line[7:].decode()) for line in parents), int(found[2])
 
 
 class _Walk:
@@ -629,7 +621,7 @@ class _Walk:
 
     def __init__(self, store: _Store, shallow: frozenset[bytes]) -> None:
         self.store, self.shallow = store, shallow
-        self.hash_length = HASH_LENGTHS[store.repo.object_format]
+        self.layout = _commit_layout(HASH_LENGTHS[store.repo.object_format])
         self.parents: dict[bytes, tuple[bytes, ...]] = {}  # of the commits parsed so far
         self.dates: dict[bytes, int] = {}
         self.bodies: dict[bytes, bytes] = {}  # of those parsed and not yet walked past
@@ -726,7 +718,7 @@ class _Walk:
             if kind != b"commit":
                 what = kind.decode(errors="replace")
                 raise CheckoutUnreadable(f"{name.hex()} is a {what}, not a commit")
-            parents, self.dates[name] = _links(name, body, self.hash_length)
+            parents, self.dates[name] = _links(name, body, self.layout)
             if name in self.shallow:
                 parents, self.cut = (), True
             self.parents[name], self.bodies[name] = parents, body
