@@ -78,8 +78,8 @@ class CommitRange(NamedTuple):
 
     commits: list[Commit]
     # False when the clone is shallow and its history ends before the range can be told apart:
-    # `commits` is then what `git log base..head` shows in this clone, which may differ from it
-    # in a full clone (fewer commits, or rarely some the full history shows to be base's)
+    # `commits` is then what `git log base..head` shows in this clone, which may lack commits
+    # that it shows in a full clone, or (rarely) hold some that the full history shows base has
     complete: bool
 
 

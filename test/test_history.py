@@ -327,6 +327,8 @@ def fresh_repo(scratch: Path) -> Path:
 def test_random_histories_agree_with_git(scratch, specs, data):
     repo = fresh_repo(scratch)
     shas = fast_import(repo, specs)
+    if data.draw(st.booleans(), label="with a commit-graph"):  # which git would read
+        run_git(repo, "commit-graph", "write", "--reachable")
     base, head = (data.draw(st.sampled_from(specs)).name for _ in range(2))
     found = commits_between(repo, shas[base], shas[head])
     assert [commit.sha for commit in found.commits] == git_log(repo, shas[base], shas[head])
