@@ -165,7 +165,9 @@ class _reading:  # a lower-case name, as it is used like contextlib.suppress
         raise CheckoutUnreadable(f"{name}: {error}") from error
 
 
-def _find_git_dir(start: Path) -> Path:
+def _find_git_dir(start: Path, bare: bool = False) -> Path:
+    """The git directory of the clone at or above `start`; or, with `bare`, of a bare repository
+    (one with HEAD, objects and refs of its own, as git tells them), at each level after .git."""
     for directory in (start, *start.parents):
         dot_git = directory / ".git"
         if dot_git.is_dir():
@@ -175,6 +177,8 @@ def _find_git_dir(start: Path) -> Path:
             if not text.startswith("gitdir:"):
                 raise CheckoutUnreadable(f"{dot_git} is not a gitdir: file")
             return directory / text.removeprefix("gitdir:").strip()
+        if bare and all((directory / part).exists() for part in ("HEAD", "objects", "refs")):
+            return directory
     raise CheckoutUnreadable(f"no git repository at or above {start}")
 
 
@@ -558,7 +562,7 @@ def _codec(name: bytes) -> str:
 
 def _open_history(directory: str | os.PathLike) -> tuple[_Repository, frozenset[bytes]]:
     """The repository, and its shallow commits: those whose parents the clone was cut from."""
-    repo = _open_repository(_find_git_dir(Path(directory).resolve()))
+    repo = _open_repository(_find_git_dir(Path(directory).resolve(), bare=True))
     common = repo.common_dir
     if (common / "info" / "grafts").exists():
         raise CheckoutUnreadable("the repository has grafts (info/grafts), which git log follows")

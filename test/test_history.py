@@ -218,6 +218,14 @@ def test_objects_through_alternates(zoo, some, tmp_path, how):
     assert_agrees_with_git(clone, shas, some)
 
 
+@pytest.mark.parametrize("how", ["--bare", "--mirror"])
+def test_a_bare_repository(zoo, some, tmp_path, how):
+    source, shas = zoo
+    run_git(tmp_path, "clone", "-q", how, f"file://{source}", "bare.git")
+    assert not (tmp_path / "bare.git/.git").exists()
+    assert_agrees_with_git(tmp_path / "bare.git", shas, some, git_pairs=4)
+
+
 def test_a_worktree(zoo, some, tmp_path):
     repo, shas = copy_of(zoo, tmp_path)
     run_git(repo, "worktree", "add", "-q", "--detach", str(tmp_path / "worktree"), shas["e3"])
