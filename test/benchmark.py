@@ -139,31 +139,17 @@ def generated_history(size: int) -> list[Spec]:
     while len(specs) < size:
         date += 60
         skew = -3600 if rng.random() < 0.02 else 0
+        parents = (main[-1],)
         if rng.random() < 0.12:  # a feature branch, merged
-            fork, previous = main[-rng.randint(1, min(len(main), 12))], None
-            for number in range(rng.randint(1, 6)):
-                name = f"f{len(specs)}"
-                specs.append(
-                    Spec(
-                        name,
-                        (previous or fork,),
-                        date + number + skew,
-                        f"PAY-{len(specs)} Feature step {number}\n\n{body}\n",
-                    )
-                )
-                previous = name
-            parents = (main[-1], previous)
-        else:
-            parents = (main[-1],)
+            tip = main[-rng.randint(1, min(len(main), 12))]
+            for step in range(rng.randint(1, 6)):
+                message = f"PAY-{len(specs)} Feature step {step}\n\n{body}\n"
+                specs.append(Spec(f"f{len(specs)}", (tip,), date + step + skew, message))
+                tip = specs[-1].name
+            parents = (main[-1], tip)
         main.append(f"m{len(specs)}")
-        specs.append(
-            Spec(
-                main[-1],
-                parents,
-                date + 30 + skew,
-                f"OPS-{len(specs)} Main line change\n\n{body}\n",
-            )
-        )
+        message = f"OPS-{len(specs)} Main line change\n\n{body}\n"
+        specs.append(Spec(main[-1], parents, date + 30 + skew, message))
     return specs
 
 
