@@ -26,12 +26,14 @@ its answer differ from git's: grafts and replace refs (git log follows them), re
 """
 
 import codecs
+import contextlib
 import hashlib
 import heapq
 import mmap
 import os
 import re  # already imported by the toolkit, and by pipe.py
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -147,22 +149,18 @@ def commits_between(directory: str | os.PathLike, base: str, head: str) -> Commi
             return _Walk(store, shallow).range(names[0], names[1])
 
 
-class _reading:  # a lower-case name, as it is used like contextlib.suppress
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
     """Turns whatever else a broken clone raises into CheckoutUnreadable, keeping the why."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, _traceback) -> bool:
-        if error is None or isinstance(error, CheckoutUnreadable):
-            return False
-        if not isinstance(error, Exception):  # KeyboardInterrupt and the like go on as they are
-            return False
-        # A broken clone fails in more ways than we can list; keep the why
-        name = kind.__name__
-        if kind.__module__ != "builtins":  # "zlib.error" says more than "error"
-            name = f"{kind.__module__}.{name}"
-        raise CheckoutUnreadable(f"{name}: {error}") from error
+    try:
+        yield
+    except CheckoutUnreadable:
+        raise
+    except Exception as error:  # a broken clone fails in more ways than we can list
+        kind = type(error).__name__
+        if type(error).__module__ != "builtins":  # "zlib.error" says more than "error"
+            kind = f"{type(error).__module__}.{kind}"
+        raise CheckoutUnreadable(f"{kind}: {error}") from error
 
 
 def _find_git_dir(start: Path, bare: bool = False) -> Path:
