@@ -164,7 +164,6 @@ def deliver(
     secrets = secrets_for(request.api_key, request.url)
     payload = request.payload()
     attempts = max_retries + 1
-    warn_if_unencrypted(request.url, secrets)
     log.debug("POST %s", secrets.shown(without_password(request.url)))
     for name, value in request.headers(redacted=True).items():
         log.debug("  %s: %s", name, value)
@@ -250,18 +249,6 @@ def fate(maybe_recorded: bool) -> str:
     if maybe_recorded:
         return "an earlier attempt may have recorded the change; check Alert24 before re-running"
     return "the change was not recorded"
-
-
-def warn_if_unencrypted(url: str, secrets: Secrets) -> None:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
-    loopback = host in ("localhost", "::1") or host.endswith(".localhost")
-    loopback = loopback or (host.startswith("127.") and host.replace(".", "").isdigit())
-    if parts.scheme.lower() == "http" and not loopback:
-        log.warning(
-            "ALERT24_BASE_URL is http://%s: the API key travels unencrypted. Use https://.",
-            secrets.shown(host),
-        )
 
 
 def secrets_for(api_key: str, url: str) -> Secrets:

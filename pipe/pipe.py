@@ -330,7 +330,11 @@ class TrackDeployment(Pipe):
             **{k: v for k, v in request.headers(redacted=True).items() if k != "Authorization"},
         }
         lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
-        body = json.dumps(request.body, ensure_ascii=False, indent=2)
+        # Readable Unicode, but commit messages and authors may hold control characters too.
+        body = "\n".join(
+            printable(line, limit=100_000)
+            for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
+        )
         say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
         succeed("Dry run: the change above was not sent to Alert24.")
 
@@ -343,12 +347,12 @@ class TrackDeployment(Pipe):
     ) -> None:
         summary = printable(request.body["summary"], limit=120)
         environment = printable(request.body.get("environment", "production"))
-        what = f", {reported(went_out)}" if went_out else ""
         request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
+        what = f": {reported(went_out)}" if went_out else ""
         succeed(
-            f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}{what}'
-            f"{request_id}{tries}."
+            f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}'
+            f"{request_id}{tries}{what}."
         )
         if context.shared_storage_dir:
             extra = receipt_fields(went_out) if went_out else None

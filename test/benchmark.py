@@ -6,8 +6,12 @@ Measures, in one run on one machine, the median wall time of:
 - the bare `curl` of Alert24's Bitbucket recipe, against the same server;
 - pipe runs that look up the previous deployment in Alert24 and find none, or find one 30
   commits back and list them (a generated repository, read by the pipe's own git reader);
-and the installed size of the locked dependency set (requirements.txt). Prints a Markdown table
-for the README, with the machine it came from. Figures, not assertions: these machines are shared.
+the installed size of the locked dependency set (requirements.txt); and what reading history
+costs: pipe/checkout.py's import time, and commits_between() over ranges of 30, 300 and 3,000
+commits of a generated repository of 6,000 commits with merges, packed as `git gc` packs
+(`--history-only` measures just that; `--real-repo DIR --real-range A..B` adds a real history).
+Prints Markdown tables for CONTRIBUTING.md, with the machine they came from. Figures, not
+assertions: these machines are shared.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -27,6 +32,14 @@ sys.path[:0] = [str(Path(__file__).parent)]
 
 from alert24_server import Alert24Server  # noqa: E402
 from conftest import API_KEY, PIPE, ROOT, git, process_env  # noqa: E402
+from git_history import Spec, fast_import, new_repo, run_git  # noqa: E402
+
+sys.path[:0] = [str(ROOT / "pipe")]
+import checkout  # noqa: E402
+from checkout import commits_between  # noqa: E402
+
+HISTORY_SIZE = 6000  # commits in the generated repository
+RANGES = (30, 300, 3000)  # commits listed, roughly: what a deployment, a week, a quarter ship
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -160,10 +173,131 @@ def curl_version() -> str:
     return version.stdout.split()[1]
 
 
+def generated_history(size: int) -> list[Spec]:
+    """A main line with a feature branch of 1-6 commits merged every 8 commits or so, forked a
+    few commits back; messages of a few hundred bytes with issue keys; dates a minute apart,
+    one in 50 skewed an hour back, as a CI clock sometimes is."""
+    rng = random.Random(10)  # a fixed history
+    body = "Why this change was made, in a paragraph of the usual length for this team. " * 3
+    specs, main, date = [Spec("m0", (), 1_700_000_000)], ["m0"], 1_700_000_000
+    while len(specs) < size:
+        date += 60
+        skew = -3600 if rng.random() < 0.02 else 0
+        parents = (main[-1],)
+        if rng.random() < 0.12:  # a feature branch, merged
+            tip = main[-rng.randint(1, min(len(main), 12))]
+            for step in range(rng.randint(1, 6)):
+                message = f"PAY-{len(specs)} Feature step {step}\n\n{body}\n"
+                specs.append(Spec(f"f{len(specs)}", (tip,), date + step + skew, message))
+                tip = specs[-1].name
+            parents = (main[-1], tip)
+        main.append(f"m{len(specs)}")
+        message = f"OPS-{len(specs)} Main line change\n\n{body}\n"
+        specs.append(Spec(main[-1], parents, date + 30 + skew, message))
+    return specs
+
+
+def history_timings(runs: int, real_repo: Path | None, real_ranges: list[str]) -> list[list[str]]:
+    """Rows of: what, commits listed, commits read by the walk, median ms."""
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        repo = new_repo(Path(scratch) / "repo")
+        specs = generated_history(HISTORY_SIZE)
+        shas = fast_import(repo, specs, {"main": specs[-1].name})
+        run_git(repo, "gc", "-q")  # one pack, deltas as git gc makes them
+        head = shas[specs[-1].name]
+        for target in RANGES:
+            base = base_for(repo, head, target)
+            rows.append(timed_range(f"generated, {len(specs)} commits", repo, base, head, runs))
+    for spec in real_ranges:
+        base, head = (
+            run_git(real_repo, "rev-parse", f"{end}^{{commit}}").strip() for end in spec.split("..")
+        )
+        rows.append(timed_range(f"{real_repo.name} {spec}", real_repo, base, head, runs))
+    return rows
+
+
+def base_for(repo: Path, head: str, target: int) -> str:
+    """The main-line commit from which about `target` commits lead to head."""
+    main_line = run_git(repo, "rev-list", "--first-parent", head).split()
+    low, high = 0, len(main_line) - 1
+    while low < high:  # fewest main-line steps back that list at least `target` commits
+        middle = (low + high) // 2
+        listed = int(run_git(repo, "rev-list", "--count", f"{main_line[middle]}..{head}"))
+        low, high = (middle + 1, high) if listed < target else (low, middle)
+    return main_line[low]
+
+
+def timed_range(what: str, repo: Path, base: str, head: str, runs: int) -> list[str]:
+    timings, found = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        found = commits_between(repo, base, head)
+        timings.append(time.perf_counter() - started)
+    return [what, str(len(found.commits)), f"{statistics.median(timings) * 1000:.1f} ms",
+            str(objects_read(repo, base, head))]  # fmt: skip
+
+
+def objects_read(repo: Path, base: str, head: str) -> int:
+    """How many objects the walk reads: git's walk goes past the range to find where it ends."""
+    count, read = 0, checkout._Store.read
+
+    def counting(store: checkout._Store, name: bytes) -> tuple[bytes, bytes]:
+        nonlocal count
+        count += 1
+        return read(store, name)
+
+    checkout._Store.read = counting
+    try:
+        commits_between(repo, base, head)
+    finally:
+        checkout._Store.read = read
+    return count
+
+
+def import_time(runs: int) -> float:
+    """Median import time of pipe/checkout.py once the toolkit is imported, in seconds: what a
+    run pays for it. Compiled first, as the image does (its PYTHONDONTWRITEBYTECODE would
+    otherwise make every import compile the module anew)."""
+    timings = []
+    with tempfile.TemporaryDirectory() as scratch:
+        shutil.copy(ROOT / "pipe" / "checkout.py", scratch)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", scratch], check=True)
+        command = [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import bitbucket_pipes_toolkit, checkout",
+        ]
+        for _ in range(runs):
+            done = subprocess.run(command, cwd=scratch, capture_output=True, text=True, check=True)
+            line = next(line for line in done.stderr.splitlines() if line.endswith("| checkout"))
+            timings.append(int(line.split("|")[1]) / 1e6)  # "import time: self | cumulative | name"
+    return statistics.median(timings)
+
+
+def print_history(runs: int, real_repo: Path | None, real_ranges: list[str]) -> None:
+    milliseconds = import_time(runs) * 1000
+    print(f"\nImporting pipe/checkout.py, compiled, after the toolkit: {milliseconds:.1f} ms\n")
+    print("| history | commits listed | commits_between (median) | commits read |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in history_timings(runs, real_repo, real_ranges):
+        print(f"| {' | '.join(row)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="runs of each command (median)")
-    runs = parser.parse_args().runs
+    parser.add_argument("--history-only", action="store_true", help="measure reading history only")
+    parser.add_argument("--real-repo", type=Path, help="a clone with a real history to walk too")
+    parser.add_argument("--real-range", action="append", default=[], help="BASE..HEAD in it")
+    options = parser.parse_args()
+    runs = options.runs
+    if options.history_only:
+        print(f"Machine: {machine()}; {time.strftime('%Y-%m-%d')}; median of {runs} runs.")
+        print_history(runs, options.real_repo, options.real_range)
+        return
     times = medians(runs)
     floor = times['floor: python -c "import bitbucket_pipes_toolkit"']
     print(f"Machine: {machine()}; {time.strftime('%Y-%m-%d')}; median of {runs} runs.\n")
@@ -177,6 +311,7 @@ def main() -> None:
     for name, size in sorted(sizes.items(), key=lambda item: -item[1]):
         if size >= 50_000:
             print(f"| {name} | {size / 1e6:.2f} MB |")
+    print_history(runs, options.real_repo, options.real_range)
 
 
 if __name__ == "__main__":

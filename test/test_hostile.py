@@ -134,12 +134,12 @@ SLOW = [
     Case(
         "a 201 status line, then headers a byte at a time, forever",
         [[b"HTTP/1.1 201 Created\r\nX-Request-Id: req-h1\r\n", Repeat(b"X", 0.2)]],
-        f"{RECORDED} the change in Alert24.",
+        f"{RECORDED} the change in Alert24{AND}to production.",
     ),
     Case(
         "a 503 status line, then headers forever, then a 201 on the retry",
         [[b"HTTP/1.1 503 Unavailable\r\n", Repeat(b"X-Pad: y\r\n", 0.2)], [created()]],
-        f"{RECORDED} change chg_h1 in Alert24 (X-Request-Id: req-h1), at attempt 2.",
+        f"{RECORDED} change chg_h1 in Alert24{AND}(X-Request-Id: req-h1), at attempt 2.",
         retries=1,
         waits=0.5,
     ),
@@ -153,7 +153,7 @@ SLOW = [
                 Repeat(b"x"),
             ]
         ],
-        f"{RECORDED} the change in Alert24 (X-Request-Id: req-d).",
+        f"{RECORDED} the change in Alert24{AND}to production (X-Request-Id: req-d).",
     ),
     Case(
         "a redirect whose body never ends, as fast as it can",
@@ -181,7 +181,7 @@ SLOW = [
     Case(
         "103 Early Hints, then 201",
         [[response(103, b"", [("Link", "</app.css>; rel=preload")], length=False), created()]],
-        f"{RECORDED} change chg_h1 in Alert24 (X-Request-Id: req-h1).",
+        f"{RECORDED} change chg_h1 in Alert24{AND}to production (X-Request-Id: req-h1).",
     ),
     Case(
         "100, 102 and 103, then 201",
@@ -193,7 +193,7 @@ SLOW = [
                 created(),
             ]
         ],
-        f"{RECORDED} change chg_h1 in Alert24 (X-Request-Id: req-h1).",
+        f"{RECORDED} change chg_h1 in Alert24{AND}to production (X-Request-Id: req-h1).",
     ),
     Case(
         "103, then 500, then 201 on the retry",
@@ -204,19 +204,19 @@ SLOW = [
             ],
             [created()],
         ],
-        f"{RECORDED} change chg_h1 in Alert24 (X-Request-Id: req-h1), at attempt 2.",
+        f"{RECORDED} change chg_h1 in Alert24{AND}(X-Request-Id: req-h1), at attempt 2.",
         retries=1,
         waits=0.5,
     ),
     Case(
         "a 201 with more than 100 headers",
         [[response(201, b"", [(f"X-{n}", "y") for n in range(200)])]],
-        f"{RECORDED} the change in Alert24.",
+        f"{RECORDED} the change in Alert24{AND}to production.",
     ),
     Case(
         "a 201 with a header of 100 KB",
         [[response(201, b"", [("X-Request-Id", "req-big"), ("X-Big", "y" * 100_000)])]],
-        f"{RECORDED} the change in Alert24.",
+        f"{RECORDED} the change in Alert24{AND}to production.",
     ),
     Case(
         "a status line of 100 KB",
@@ -320,7 +320,7 @@ FORGERIES = [
     Case(
         "in the X-Request-Id",
         [[response(201, b"", [("X-Request-Id", b"req" + FORGED_BYTES.replace(b"\n", b" "))])]],
-        f"{RECORDED} the change in Alert24 (X-Request-Id: req ✔ Recorded change forged",
+        f"{RECORDED} the change in Alert24{AND}(X-Request-Id: req ✔ Recorded change forged",
     ),
     Case(
         "in Alert24's error type and message",
