@@ -53,8 +53,14 @@ NO_SECRETS = Secrets()
 
 HINTS = {
     400: "Alert24 names the field it rejected above; check that variable.",
-    401: "Check that ALERT24_API_KEY holds a current key (not expired or revoked).",
-    403: "The key needs the 'write' scope: create one with it in Alert24.",
+    401: (
+        "Check that ALERT24_API_KEY holds a current key (not expired or revoked) with the "
+        "'write' scope (https://alert24.net/docs/api-authentication)"
+    ),
+    403: (
+        "The key needs the 'write' scope: create one with it in Alert24 "
+        "(https://alert24.net/docs/api-authentication)"
+    ),
     404: "Check SERVICE_ID, and that ALERT24_BASE_URL is your Alert24 address.",
     429: "Alert24 is limiting requests; the pipe gave up after its retries (see MAX_RETRIES).",
 }

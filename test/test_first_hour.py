@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from alert24_server import alert24_error
 from conftest import API_KEY, run_pipe
 
 FAIL_OPEN = {"FAIL_ON_ERROR": "false"}
@@ -152,3 +153,14 @@ def test_the_missing_key_message_links_where_keys_and_secured_variables_are_made
     run = run_pipe(env)
     assert "https://alert24.net/docs/api-authentication" in run.stdout
     assert "https://support.atlassian.com/bitbucket-cloud/docs/variables-and-secrets/" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"), [(401, "authentication_error"), (403, "authorization_error")]
+)
+def test_a_refused_key_is_told_the_scope_it_needs(status, error_type, env, server):
+    server.script(alert24_error(status, error_type, "No"))
+    run = run_pipe(env)
+    assert run.returncode == 1
+    assert "'write' scope" in run.stdout
+    assert "https://alert24.net/docs/api-authentication" in run.stdout
