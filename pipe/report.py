@@ -63,9 +63,9 @@ def replace_whole(path: str, data: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(descriptor, "wb") as file:
+            # No fsync: a kill cannot cut a rename, and surviving power loss is not this
+            # file's job; fsync would cost every run milliseconds.
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a later step's other user
         os.replace(temporary, path)
     except BaseException:  # a full disk, a size limit, or a stop: the old receipt stays whole
