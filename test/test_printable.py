@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from printable import LIMIT, MASK, Secrets, printable, without_password
+from printable import LIMIT, MASK, WINDOW, Secrets, printable, without_password
 
 SECRET = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
 KEY = f"ak_live_{SECRET}"
@@ -95,3 +95,17 @@ def test_an_escape_cannot_join_the_secrets_own_characters():
 def test_decoding_touches_only_the_secrets_characters_so_json_stays_json():
     body = '{"a": "\\u0022%20"}'
     assert SECRETS.masked(body) == body
+
+
+@given(
+    st.text(alphabet="ab", min_size=4, max_size=40),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=4),
+    st.text(alphabet="abc", max_size=30),
+)
+def test_no_window_of_a_repetitive_secret_survives_however_its_pieces_are_laid(secret, cuts, glue):
+    """Secrets of few letters make anchors match everywhere: the hardest case for the search."""
+    text = glue.join(secret[min(a, b) : max(a, b)] for a, b in cuts) + glue + secret
+    shown = Secrets.of(secret).masked(text)
+    size = min(WINDOW, len(secret))
+    windows = {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    assert not any(window in shown for window in windows)
