@@ -9,6 +9,7 @@ and the change must never wait long for it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -17,7 +18,9 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from alert24 import Answer, alert24_error, exchange
-from printable import printable
+from printable import printable, without_password
+
+log = logging.getLogger("alert24")
 
 PAGE = 100  # the most Alert24 lists at once
 PAGES = 3
@@ -65,6 +68,12 @@ def find_previous(
             if best:
                 return best  # the pages read hold one; later pages would be older
             raise LookupFailed(f"Alert24 did not list its changes within TIMEOUT: {WITHOUT}.")
+        log.debug(
+            "Looking up the previous deployment: GET %s (page %d, %s)",
+            printable(without_password(url)),
+            page,
+            ", ".join(f"{k}={printable(v)}" for k, v in {**params, "offset": offset}.items()),
+        )
         answer = exchange(
             "GET",
             url,
