@@ -15,10 +15,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from alert24_server import Alert24Server
+
+if TYPE_CHECKING:
+    import trustme
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPE = ROOT / "pipe" / "pipe.py"
@@ -61,8 +65,11 @@ def process_env(env: dict[str, str], cwd: Path) -> dict[str, str]:
     return {**base, **env}
 
 
-def start_pipe(env: dict[str, str], *, cwd: Path = ROOT, script: Path = PIPE) -> subprocess.Popen:
-    """Start pipe/pipe.py as the container does, in a fresh process; the caller reads and waits."""
+def start_pipe(
+    env: dict[str, str], *, cwd: Path = ROOT, script: Path = PIPE, **popen: Any
+) -> subprocess.Popen:
+    """Start pipe/pipe.py as the container does, in a fresh process; the caller reads and waits.
+    `popen`: more of subprocess.Popen's arguments, such as a preexec_fn setting a limit."""
     return subprocess.Popen(
         [sys.executable, str(script)],
         env=process_env(env, cwd),
@@ -71,6 +78,7 @@ def start_pipe(env: dict[str, str], *, cwd: Path = ROOT, script: Path = PIPE) ->
         stderr=subprocess.PIPE,
         text=True,
         encoding="utf-8",
+        **popen,
     )
 
 
@@ -127,27 +135,47 @@ def server() -> Iterator[Alert24Server]:
         yield running
 
 
+# What Bitbucket passes to every pipe of a branch build of acme/shop, but for the paths.
+BRANCH_BUILD = {
+    "CI": "true",
+    "BITBUCKET_BRANCH": "main",
+    "BITBUCKET_BUILD_NUMBER": "42",
+    "BITBUCKET_REPO_SLUG": "shop",
+    "BITBUCKET_REPO_FULL_NAME": "acme/shop",
+    "BITBUCKET_WORKSPACE": "acme",
+    "BITBUCKET_REPO_OWNER": "acme",
+    "BITBUCKET_REPO_UUID": "{11111111-1111-4111-8111-111111111111}",
+    "BITBUCKET_PIPELINE_UUID": "{22222222-2222-4222-8222-222222222222}",
+    "BITBUCKET_STEP_UUID": "{33333333-3333-4333-8333-333333333333}",
+    "BITBUCKET_STEP_TRIGGERER_UUID": "{44444444-4444-4444-8444-444444444444}",
+    "BITBUCKET_EXIT_CODE": "0",
+}
+
+
 @pytest.fixture
 def bitbucket(clone_dir: Path, head_sha: str, tmp_path: Path) -> dict[str, str]:
     """The variables Bitbucket passes to a pipe in a branch build's after-script."""
     return {
-        "CI": "true",
+        **BRANCH_BUILD,
         "BITBUCKET_COMMIT": head_sha,
-        "BITBUCKET_BRANCH": "main",
-        "BITBUCKET_BUILD_NUMBER": "42",
-        "BITBUCKET_REPO_SLUG": "shop",
-        "BITBUCKET_REPO_FULL_NAME": "acme/shop",
-        "BITBUCKET_WORKSPACE": "acme",
-        "BITBUCKET_REPO_OWNER": "acme",
-        "BITBUCKET_REPO_UUID": "{11111111-1111-4111-8111-111111111111}",
-        "BITBUCKET_PIPELINE_UUID": "{22222222-2222-4222-8222-222222222222}",
-        "BITBUCKET_STEP_UUID": "{33333333-3333-4333-8333-333333333333}",
-        "BITBUCKET_STEP_TRIGGERER_UUID": "{44444444-4444-4444-8444-444444444444}",
         "BITBUCKET_CLONE_DIR": str(clone_dir),
-        "BITBUCKET_EXIT_CODE": "0",
         "BITBUCKET_PIPE_STORAGE_DIR": str(tmp_path / "pipe-storage"),
         "BITBUCKET_PIPE_SHARED_STORAGE_DIR": str(tmp_path / "shared-storage"),
     }
+
+
+@pytest.fixture(scope="module")
+def private_ca() -> trustme.CA:
+    import trustme  # noqa: PLC0415 (the image step runs its tests with pytest alone)
+
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_bundle(private_ca: trustme.CA, tmp_path: Path) -> str:
+    path = tmp_path / "private-ca.pem"
+    private_ca.cert_pem.write_to_path(str(path))
+    return str(path)
 
 
 @pytest.fixture

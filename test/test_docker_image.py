@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import API_KEY, MESSAGE, ROOT, Run, assert_no_secret, git
+from conftest import API_KEY, BRANCH_BUILD, MESSAGE, ROOT, Run, assert_no_secret, git
 
 CLONE_DIR = "/opt/atlassian/pipelines/agent/build"  # where Bitbucket Cloud mounts the clone
 SHARED_DIR = "/opt/atlassian/pipelines/agent/pipe-shared"  # stands in for Bitbucket's own path
@@ -132,20 +132,9 @@ def shared(workdir: Path) -> Path:
 @pytest.fixture
 def bitbucket(clone: Path, alert24: str) -> dict[str, str]:
     return {
-        "CI": "true",
+        **BRANCH_BUILD,
         "BITBUCKET_COMMIT": git(clone, "rev-parse", "HEAD"),
-        "BITBUCKET_BRANCH": "main",
-        "BITBUCKET_BUILD_NUMBER": "42",
-        "BITBUCKET_REPO_SLUG": "shop",
-        "BITBUCKET_REPO_FULL_NAME": "acme/shop",
-        "BITBUCKET_WORKSPACE": "acme",
-        "BITBUCKET_REPO_OWNER": "acme",
-        "BITBUCKET_REPO_UUID": "{11111111-1111-4111-8111-111111111111}",
-        "BITBUCKET_PIPELINE_UUID": "{22222222-2222-4222-8222-222222222222}",
-        "BITBUCKET_STEP_UUID": "{33333333-3333-4333-8333-333333333333}",
-        "BITBUCKET_STEP_TRIGGERER_UUID": "{44444444-4444-4444-8444-444444444444}",
         "BITBUCKET_CLONE_DIR": CLONE_DIR,
-        "BITBUCKET_EXIT_CODE": "0",
         "BITBUCKET_PIPE_SHARED_STORAGE_DIR": SHARED_DIR,
         "ALERT24_BASE_URL": alert24,
     }

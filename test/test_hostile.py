@@ -16,7 +16,6 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import trustme
@@ -60,18 +59,6 @@ def assert_says(outcome: str, says: str) -> None:
     start, _, holds = says.rpartition(AND) if AND in says else ("", "", says)
     assert outcome.startswith(start), outcome
     assert holds in outcome, outcome
-
-
-@pytest.fixture(scope="module")
-def private_ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_bundle(private_ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "private-ca.pem"
-    private_ca.cert_pem.write_to_path(str(path))
-    return str(path)
 
 
 @pytest.fixture

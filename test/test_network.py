@@ -6,7 +6,6 @@ import signal
 import ssl
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trustme
@@ -15,18 +14,6 @@ from alert24 import exchange
 from alert24_server import Alert24Server, alert24_error, hang
 from conftest import API_KEY, assert_no_secret, run_pipe, start_pipe
 from forward_proxy import forward_proxy
-
-
-@pytest.fixture(scope="module")
-def private_ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_bundle(private_ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "private-ca.pem"
-    private_ca.cert_pem.write_to_path(str(path))
-    return str(path)
 
 
 @pytest.fixture

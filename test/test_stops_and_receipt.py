@@ -7,15 +7,13 @@ import json
 import os
 import resource
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from alert24_server import hang
-from conftest import PIPE, ROOT, assert_no_secret, process_env, start_pipe
+from conftest import assert_no_secret, start_pipe
 
 RECEIPT = "alert24-change.json"
 
@@ -64,15 +62,9 @@ def test_ctrl_c_while_alert24_has_not_answered_says_it_may_be_recorded(env, serv
 
 
 def test_a_closed_stdout_after_the_change_is_recorded_still_exits_0(env, server):
-    with subprocess.Popen(
-        [sys.executable, str(PIPE)],
-        env=process_env(env, ROOT),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as process:
+    with start_pipe(env) as process:
         process.stdout.close()  # the reader is gone before the pipe says anything
-        stderr = process.stderr.read().decode()
+        stderr = process.stderr.read()
         process.wait(timeout=30)
     assert process.returncode == 0, stderr
     assert len(server.received) == 1
@@ -102,15 +94,7 @@ def test_a_receipt_that_cannot_be_written_whole_leaves_the_previous_one_whole(en
     def small_files() -> None:  # the new receipt is larger than this, so its write fails midway
         resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
 
-    with subprocess.Popen(
-        [sys.executable, "-B", str(PIPE)],
-        env=process_env(env, ROOT),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=small_files,  # noqa: PLW1509 (only a resource limit, set before exec)
-    ) as process:
+    with start_pipe(env, preexec_fn=small_files) as process:
         stdout, stderr = process.communicate(timeout=30)
     assert_no_secret(stdout + stderr)
     assert process.returncode == 0, stdout + stderr
