@@ -128,6 +128,15 @@ def has_commit(directory: str | os.PathLike, sha: str) -> bool:
             return store.has(name) and store.read(name)[0] == b"commit"
 
 
+def cut_at(directory: str | os.PathLike, sha: str) -> bool:
+    """Whether the clone's history is cut at this commit (.git/shallow lists it): none of its
+    parents are in the clone, as in a clone of depth 1. Raises CheckoutUnreadable only."""
+    with _reading():
+        repo, shallow = _open_history(directory)
+        name = _object_name(repo, sha)
+        return name is not None and name in shallow
+
+
 def commits_between(directory: str | os.PathLike, base: str, head: str) -> CommitRange:
     """The commits `git log base..head` shows, in its order, read from the clone at `directory`.
 

@@ -39,7 +39,7 @@ from bitbucket_pipes_toolkit import Pipe, fail, success
 
 from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change
-from checkout import Checkout, CheckoutUnreadable, read_checkout
+from checkout import Checkout, CheckoutUnreadable, cut_at, read_checkout
 from context import BitbucketContext, UnreadableContext
 from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
@@ -230,6 +230,13 @@ class TrackDeployment(Pipe):
         if not checkout or checkout.sha != current:
             self.log_debug("No commits listed: the deployed commit is not in the clone.")
             return None
+        if not self.get_variable("PREVIOUS_COMMIT") and history_ends_at(context, current):
+            # Nothing since any earlier commit can be listed from here: not worth a request.
+            self.log_info(
+                "No commits listed: the clone's history ends at the deployed commit. Set "
+                "`clone: depth:` to 2 or more (50 is Bitbucket's default) to list them."
+            )
+            return None
         previous = self.get_variable("PREVIOUS_COMMIT")
         if previous:
             self.log_debug(f"The previous deployment is PREVIOUS_COMMIT, {previous}.")
@@ -369,6 +376,13 @@ class TrackDeployment(Pipe):
             )
         else:
             self.log_debug(f"Wrote {printable(path)} for later steps.")
+
+
+def history_ends_at(context: BitbucketContext, commit: str) -> bool:
+    try:
+        return cut_at(context.clone_dir, commit)
+    except CheckoutUnreadable:
+        return False  # reading the commits says why, in its own line
 
 
 def recorded(delivery: Delivery) -> str:

@@ -340,6 +340,19 @@ def test_a_previous_commit_missing_from_the_clone_is_named_and_nothing_listed(
     assert posted(server)["tags"] == ["bitbucket", "main"]
 
 
+def test_a_clone_of_depth_1_is_not_worth_a_look_up(env, server, linear, tmp_path):
+    origin, shas = linear
+    clone = tmp_path / "depth-1"
+    clone.mkdir()
+    git(clone, "clone", "-q", "--depth", "1", f"file://{origin}", ".")
+    server.seed(previous(shas[10]))
+    run = run_pipe(deploy(env, clone, shas[39]))
+    assert run.returncode == 0, run.output
+    assert server.listed == []
+    assert "No commits listed: the clone's history ends at the deployed commit." in run.output
+    assert "description" not in posted(server)
+
+
 # Given, or not asked ---------------------------------------------------------------------------
 
 
