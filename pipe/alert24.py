@@ -170,10 +170,11 @@ def deliver(
     secrets = secrets_for(request.api_key, request.url)
     payload = request.payload()
     attempts = max_retries + 1
-    log.debug("POST %s", secrets.shown(without_password(request.url)))
-    for name, value in request.headers(redacted=True).items():
-        log.debug("  %s: %s", name, value)
-    log.debug("  body: %s", secrets.shown(payload.decode("utf-8"), limit=BODY_LIMIT))
+    if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
+        log.debug("POST %s", secrets.shown(without_password(request.url)))
+        for name, value in request.headers(redacted=True).items():
+            log.debug("  %s: %s", name, value)
+        log.debug("  body: %s", secrets.shown(payload.decode("utf-8"), limit=BODY_LIMIT))
     maybe_recorded, answer, attempt = False, None, 0
     try:
         for attempt in range(1, attempts + 1):
@@ -363,7 +364,8 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 def show(answer: Answer, attempt: Attempt, secrets: Secrets) -> None:
-    if answer.status is None:
+    # Without DEBUG this would still mask the whole answer again (already masked once) for nothing.
+    if answer.status is None or not log.isEnabledFor(logging.DEBUG):
         return
     log.debug(
         "Alert24 answered %s (X-Request-Id: %s)%s",
