@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from bitbucket_pipes_toolkit import ArrayVariable
 
+from context import is_utf8
 from printable import printable, without_password
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -194,11 +195,7 @@ def unreadable(document: Mapping[str, Any]) -> list[str]:
     names = []
     for name, value in document.items():
         values = value if isinstance(value, list) else [value]
-        try:
-            for each in values:
-                if isinstance(each, str):
-                    each.encode("utf-8")
-        except UnicodeEncodeError:
+        if not all(is_utf8(each) for each in values if isinstance(each, str)):
             names.append(name)
     return names
 
