@@ -36,6 +36,13 @@ def linear(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return origin, shas
 
 
+def shallow_clone(origin: Path, into: Path, depth: int, *options: str) -> Path:
+    """A clone of `depth` commits, as Bitbucket makes them (50 by default)."""
+    into.mkdir()
+    git(into, "clone", "-q", "--depth", str(depth), *options, f"file://{origin}", ".")
+    return into
+
+
 def log(repo: Path, revisions: str) -> list[str]:
     return git(repo, "log", "--format=%H", revisions).split()
 
@@ -307,9 +314,7 @@ def test_a_shallow_clone_lists_what_it_holds_and_says_where_history_ends(
 ):
     origin, shas = linear
     git(origin, "branch", "-f", "old", shas[1])
-    clone = tmp_path / "shallow"
-    clone.mkdir()
-    git(clone, "clone", "-q", "--depth", "3", "--no-single-branch", f"file://{origin}", ".")
+    clone = shallow_clone(origin, tmp_path / "shallow", 3, "--no-single-branch")
     assert git(clone, "cat-file", "-t", shas[1]) == "commit"  # P is in the clone, far below
     server.seed(previous(shas[1]))
     run = run_pipe(deploy(env, clone, shas[39]))
@@ -327,9 +332,7 @@ def test_a_previous_commit_missing_from_the_clone_is_named_and_nothing_listed(
     env, server, linear, tmp_path
 ):
     origin, shas = linear
-    clone = tmp_path / "shallow"
-    clone.mkdir()
-    git(clone, "clone", "-q", "--depth", "5", f"file://{origin}", ".")
+    clone = shallow_clone(origin, tmp_path / "shallow", 5)
     server.seed(previous(shas[10]))
     run = run_pipe(deploy(env, clone, shas[39]))
     assert run.returncode == 0, run.output
@@ -342,9 +345,7 @@ def test_a_previous_commit_missing_from_the_clone_is_named_and_nothing_listed(
 
 def test_a_clone_of_depth_1_is_not_worth_a_look_up(env, server, linear, tmp_path):
     origin, shas = linear
-    clone = tmp_path / "depth-1"
-    clone.mkdir()
-    git(clone, "clone", "-q", "--depth", "1", f"file://{origin}", ".")
+    clone = shallow_clone(origin, tmp_path / "depth-1", 1)
     server.seed(previous(shas[10]))
     run = run_pipe(deploy(env, clone, shas[39]))
     assert run.returncode == 0, run.output
