@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import outgoing
-from checkout import Checkout
+from clone import Checkout
 from context import BitbucketContext
 from outgoing import WentOut
 
@@ -49,7 +49,9 @@ def build_change(
     what went out since the previous deployment when that is known."""
     given = {name: value for name, value in variables.items() if value not in (None, "")}
     commit_sha = given.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
-    if checkout and commit_sha and checkout.sha != commit_sha.lower():
+    if checkout and commit_sha and checkout.sha.startswith(commit_sha.lower()):
+        commit_sha = checkout.sha  # a short COMMIT_SHA, resolved in the clone
+    elif checkout and commit_sha:
         checkout = None  # another commit's message and author would mislead
     local = None if context.in_bitbucket else checkout
     branch = given.get("BRANCH") or context.branch or (local and local.branch)
@@ -95,7 +97,7 @@ def summary(
     """The user's summary, or the default; a failure recorded must say so whichever it is."""
     if given:
         return f"Failed: {given}" if failed else given
-    backwards = went_out and not failed and outgoing.summary(went_out, context.name)
+    backwards = went_out and outgoing.summary(went_out, named(context), failed)
     return backwards or default_summary(context, commit_sha, failed)
 
 
@@ -105,14 +107,20 @@ def description(
     """The user's description, then what went out under its own heading."""
     if not went_out:
         return given
-    listed = outgoing.description(went_out, environment, context.repo_full_name)
+    listed = outgoing.description(
+        went_out, environment, context.repo_full_name, context.step_failed
+    )
     return f"{given}\n\n{listed}" if given else listed
 
 
 def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:
-    what = " ".join(part for part in (context.name, context.tag) if part)
     at = f" @ {commit_sha[:8]}" if commit_sha else ""
-    return f"Failed to deploy {what}{at}" if failed else f"Deployed {what}{at}"
+    return f"Failed to deploy {named(context)}{at}" if failed else f"Deployed {named(context)}{at}"
+
+
+def named(context: BitbucketContext) -> str:
+    """The repository's name, and the tag after it on a tag build: `shop v2.4.0`."""
+    return " ".join(part for part in (context.name, context.tag) if part)
 
 
 def pull_request_url(context: BitbucketContext, pr_number: str | None) -> str | None:

@@ -1,51 +1,100 @@
 """What went out: the commits between the previous deployment (P) and this one (C).
 
+The truth is the full history, not git's view of a shallow clone. In a clone cut 50 commits
+deep, `git log P..C` can show commits that P already holds beyond the cut (reached from C through
+a merge's second parent), and can miss some beyond it that went out. So a commit of the clone's
+P..C is listed, counted and tagged only when the clone proves it is not in P's history:
+- it descends from P (`git rev-list --ancestry-path P..C`);
+- it was committed more than SKEW after P (a commit made after P cannot be in P's history);
+- or the clone is complete for the range: not shallow, or P's history in it reaches no cut.
+The others are counted apart, as commits that could not be placed. The same rules hold for the
+commits a rollback takes out (C..P), and for both sides of histories that diverged.
+
 `read_went_out` asks the clone; everything else here is pure, so that each wording and each rule
-(a rollback, a redeploy, a clone whose history ends too soon, Jira keys) is tested without git.
+is tested without git.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-if TYPE_CHECKING:
-    from checkout import Commit
+from clone import RANGE_LIMIT, Clone, Commit
 
 SHOWN = 30  # lines of commits in the description; then "... and N more"
 JIRA_KEYS = 20
 JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9]+-[1-9][0-9]*\b")
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-DEEPEN = "set `clone: depth: full` to list them all"
+SKEW = 10 * 60  # seconds of clock skew allowed between the machines that made the commits
+DEEPEN = "set `clone: depth: full` to list them exactly"
 
-FORWARD, ROLLBACK, REDEPLOY, MISSING = "forward", "rollback", "redeploy", "missing"
+FORWARD, ROLLBACK, DIVERGED, REDEPLOY, MISSING = (
+    "forward",
+    "rollback",
+    "diverged",
+    "redeploy",
+    "missing",
+)
+
+
+class Side(NamedTuple):
+    """The commits of one end that the other end's history lacks, as far as the clone proves."""
+
+    commits: Sequence[Commit] = ()  # proven, in git log's order (newest first)
+    unplaced: int = 0  # in the clone's range, but maybe in the other end's history
+    complete: bool = True  # False: more may lie beyond the clone's cut (or past RANGE_LIMIT)
 
 
 class WentOut(NamedTuple):
-    kind: str  # FORWARD, ROLLBACK, REDEPLOY, or MISSING (P is not in the clone)
+    kind: str  # FORWARD, ROLLBACK, DIVERGED, REDEPLOY, or MISSING (P is not in the clone)
     previous: str  # P, the commit deployed before
     current: str  # C, the commit deployed now
-    # FORWARD: `git log P..C`; ROLLBACK: `git log C..P`, the commits taken out; newest first
-    commits: Sequence[Commit] = ()
-    complete: bool = True  # False: the clone's history ended before the range was decided
+    went: Side = Side()  # P..C: the commits that went out
+    taken: Side = Side()  # C..P: the commits taken out (ROLLBACK, DIVERGED)
+
+    @property
+    def commits(self) -> Sequence[Commit]:
+        """The commits this deployment is about: those taken out by a rollback, else those that
+        went out."""
+        return self.taken.commits if self.kind == ROLLBACK else self.went.commits
 
 
-def read_went_out(directory: str, previous: str, current: str) -> WentOut:
-    """P and C compared in the clone. Raises CheckoutUnreadable where the clone cannot say."""
-    from checkout import commits_between, has_commit  # noqa: PLC0415 (only when listing)
-
+def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
+    """P and C compared in the clone. Raises CloneUnreadable where the clone cannot say."""
     previous, current = previous.lower(), current.lower()
     if previous == current:
         return WentOut(REDEPLOY, previous, current)
-    if not FULL_SHA.fullmatch(previous) or not has_commit(directory, previous):
+    if not FULL_SHA.fullmatch(previous) or not clone.holds(previous):
         return WentOut(MISSING, previous, current)
-    forward = commits_between(directory, previous, current)
-    if forward.commits or not forward.complete:
-        return WentOut(FORWARD, previous, current, forward.commits, forward.complete)
-    # Nothing in C that P lacks: C is in P's history, so this deployment goes backwards.
-    backward = commits_between(directory, current, previous)
-    return WentOut(ROLLBACK, previous, current, backward.commits, backward.complete)
+    listed = clone.commits(f"{previous}..{current}")
+    descendants = clone.descendants(previous, current)
+    went = side(clone, previous, listed, descendants)
+    if current in descendants:  # P is in C's history: nothing of P's was taken out
+        return WentOut(FORWARD, previous, current, went)
+    backward = clone.commits(f"{current}..{previous}")
+    taken = side(clone, current, backward, clone.descendants(current, previous))
+    if not listed:  # C is in P's history, as the clone shows it: this deployment goes back
+        return WentOut(ROLLBACK, previous, current, went, taken)
+    if taken.commits:
+        return WentOut(DIVERGED, previous, current, went, taken)
+    return WentOut(FORWARD, previous, current, went)
+
+
+def side(clone: Clone, base: str, listed: list[Commit], descendants: set[str]) -> Side:
+    """What the clone proves of `git log base..head` (`listed`) against the full history."""
+    cut = clone.cut() if listed else frozenset()
+    if not cut:
+        return Side(listed, 0, len(listed) < RANGE_LIMIT)
+    if cut.isdisjoint(clone.ancestors(base)):
+        proven = listed  # base's whole history is in the clone: git's answer is the truth
+    else:
+        after = clone.committed(base) + SKEW
+        proven = [c for c in listed if c.sha in descendants or c.committed > after]
+    unplaced = len(listed) - len(proven)
+    reaches_cut = any(commit.sha in cut for commit in listed)
+    complete = not unplaced and not reaches_cut and len(listed) < RANGE_LIMIT
+    return Side(proven, unplaced, complete)
 
 
 def jira_keys(went_out: WentOut) -> list[str]:
@@ -54,12 +103,15 @@ def jira_keys(went_out: WentOut) -> list[str]:
     return list(dict.fromkeys(found))[:JIRA_KEYS]
 
 
-def summary(went_out: WentOut, name: str) -> str | None:
-    """The default summary for a rollback or a redeploy; None where the usual one holds."""
+def summary(went_out: WentOut, name: str, failed: bool = False) -> str | None:
+    """The default summary for a rollback or a redeploy; None where the usual one holds.
+    `name` is the repository, and the tag on a tag build."""
+    c8, p8 = went_out.current[:8], went_out.previous[:8]
     if went_out.kind == ROLLBACK:
-        return f"Rolled back {name} to {went_out.current[:8]} (from {went_out.previous[:8]})"
+        done = "Failed to roll back" if failed else "Rolled back"
+        return f"{done} {name} to {c8} (from {p8})"
     if went_out.kind == REDEPLOY:
-        return f"Redeployed {name} @ {went_out.current[:8]}"
+        return f"Failed to redeploy {name} @ {c8}" if failed else f"Redeployed {name} @ {c8}"
     return None
 
 
@@ -67,7 +119,12 @@ def change_type(went_out: WentOut) -> str | None:
     return "rollback" if went_out.kind == ROLLBACK else None
 
 
-def description(went_out: WentOut, environment: str, repo_full_name: str | None = None) -> str:
+def description(
+    went_out: WentOut,
+    environment: str,
+    repo_full_name: str | None = None,
+    failed: bool = False,
+) -> str:
     """The part of the description that says what went out, under a heading of its own."""
     p8, c8 = went_out.previous[:8], went_out.current[:8]
     if went_out.kind == REDEPLOY:
@@ -76,24 +133,47 @@ def description(went_out: WentOut, environment: str, repo_full_name: str | None 
         return (
             f"The previous deployment to {environment} was {p8}, which this clone does not hold "
             "(it may lie deeper than the clone, or on a branch the clone did not fetch; "
-            f"{DEEPEN}): the commits since are not listed."
+            "set `clone: depth: full` to list them): the commits since are not listed."
         )
     link = f" ({commit_url(repo_full_name, went_out.previous)})" if repo_full_name else ""
-    if went_out.kind == ROLLBACK:
-        heading = f"Commits taken out of {environment} (rolled back from {p8}{link}):"
+    if failed:
+        went = f"Commits in the failed deployment to {environment} (since {p8}{link}):"
+        taken = f"Commits the failed deployment would have taken out of {environment}:"
     else:
-        heading = f"Commits deployed to {environment} since {p8}{link}:"
-    count = len(went_out.commits)
-    lines = [heading, *(commit_line(commit) for commit in went_out.commits[:SHOWN])]
+        went = f"Commits deployed to {environment} since {p8}{link}:"
+        taken = f"Commits taken out of {environment} (they were in {p8}, not in {c8}):"
+    if went_out.kind == ROLLBACK:
+        if failed:
+            taken = f"Commits the failed rollback from {p8}{link} would have taken out:"
+        else:
+            taken = f"Commits taken out of {environment} (rolled back from {p8}{link}):"
+        return listing(taken, went_out.taken)
+    parts = [listing(went, went_out.went)]
+    if went_out.kind == DIVERGED:
+        parts.append(listing(taken, went_out.taken))
+    return "\n\n".join(parts)
+
+
+def listing(heading: str, side: Side) -> str:
+    count = len(side.commits)
+    lines = [heading, *(commit_line(commit) for commit in side.commits[:SHOWN])]
     if count > SHOWN:
         lines.append(f"... and {count - SHOWN} more")
-    if not went_out.complete:
-        lines.append(f"at least {many(count)}; the clone's history ends here: {DEEPEN}")
+    if side.unplaced:
+        lines.append(
+            f"{more(side.unplaced)} merged in could not be placed: the clone is shallow; {DEEPEN}."
+        )
+    elif not side.complete:
+        lines.append(f"at least {many(count)}; the clone's history ends here: {DEEPEN}.")
     return "\n".join(lines)
 
 
 def many(count: int) -> str:
     return f"{count} commit" if count == 1 else f"{count} commits"
+
+
+def more(count: int) -> str:
+    return f"{count} more commit" if count == 1 else f"{count} more commits"
 
 
 def commit_line(commit: Commit) -> str:
@@ -105,24 +185,39 @@ def commit_url(repo_full_name: str, sha: str) -> str:
     return f"https://bitbucket.org/{repo_full_name}/commits/{sha}"
 
 
+def counted(side: Side) -> str:
+    """`3 commits`, or `at least 3 commits` where more may exist."""
+    return many(len(side.commits)) if side.complete else f"at least {many(len(side.commits))}"
+
+
 def reported(went_out: WentOut) -> str:
-    """The short phrase for the `✔` line: what went out, since which commit."""
+    """The short phrase for the `✔` line: what went out, since which commit. A rollback's and a
+    redeploy's summary already name them: the phrase adds what they leave out."""
     p8, c8 = went_out.previous[:8], went_out.current[:8]
     if went_out.kind == ROLLBACK:
-        return f"a rollback to {c8} from {p8}"
+        return f"{counted(went_out.taken)} taken out"
     if went_out.kind == REDEPLOY:
-        return f"a redeploy of {c8}"
+        return f"{c8} was already deployed"
     if went_out.kind == MISSING:
         return f"no commits listed: {p8}, deployed before, is not in the clone"
-    at_least = "" if went_out.complete else "at least "
-    return f"{at_least}{many(len(went_out.commits))} since {p8}"
+    said = f"{counted(went_out.went)} since {p8}"
+    if went_out.went.unplaced:
+        said += f" ({more(went_out.went.unplaced)} could not be placed)"
+    if went_out.kind == DIVERGED:
+        said += f", and {counted(went_out.taken)} of {p8}'s taken out"
+    return said
 
 
 def receipt_fields(went_out: WentOut) -> dict[str, Any]:
-    """What went out, for the receipt a later step reads."""
-    return {
+    """What went out, for the receipt a later step reads: only commits the clone proves."""
+    fields = {
         "went_out": went_out.kind,
         "previous_commit": went_out.previous,
         "commits": [commit.sha for commit in went_out.commits],
-        "commits_complete": went_out.complete and went_out.kind != MISSING,
+        "commits_complete": went_out.kind != MISSING
+        and (went_out.taken if went_out.kind == ROLLBACK else went_out.went).complete,
     }
+    if went_out.kind == DIVERGED:
+        fields["commits_taken_out"] = [commit.sha for commit in went_out.taken.commits]
+        fields["commits_taken_out_complete"] = went_out.taken.complete
+    return fields

@@ -39,7 +39,7 @@ from bitbucket_pipes_toolkit import Pipe, fail, success
 
 from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change
-from checkout import Checkout, CheckoutUnreadable, cut_at, read_checkout
+from clone import Checkout, Clone, CloneUnreadable
 from context import BitbucketContext, UnreadableContext
 from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
@@ -205,10 +205,11 @@ class TrackDeployment(Pipe):
         base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
         if api_key:
             self.warn_if_unencrypted(base_url)
-        checkout = self.checkout(context)
+        clone = Clone(context.clone_dir)
+        checkout = self.checkout(clone, context)
         change = build_change(self.variables, context, checkout)
         request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, agent)
-        went_out = self.went_out(change, context, checkout, request)
+        went_out = self.went_out(change, context, clone, checkout, request)
         if went_out:
             request = request._replace(
                 body=build_change(self.variables, context, checkout, went_out)
@@ -220,6 +221,7 @@ class TrackDeployment(Pipe):
         self,
         change: dict[str, Any],
         context: BitbucketContext,
+        clone: Clone,
         checkout: Checkout | None,
         request: ChangeRequest,
     ) -> WentOut | None:
@@ -228,9 +230,8 @@ class TrackDeployment(Pipe):
             return None
         current = change.get("commit_sha", "").lower()
         if not checkout or checkout.sha != current:
-            self.log_debug("No commits listed: the deployed commit is not in the clone.")
-            return None
-        if not self.get_variable("PREVIOUS_COMMIT") and history_ends_at(context, current):
+            return None  # reading the commit said why
+        if not self.get_variable("PREVIOUS_COMMIT") and history_ends_at(clone, current):
             # Nothing since any earlier commit can be listed from here: not worth a request.
             self.log_info(
                 "No commits listed: the clone's history ends at the deployed commit. Set "
@@ -245,8 +246,8 @@ class TrackDeployment(Pipe):
         if not previous:
             return None
         try:
-            return read_went_out(context.clone_dir, previous, current)
-        except CheckoutUnreadable as why:
+            return read_went_out(clone, previous, current)
+        except CloneUnreadable as why:
             self.log_info(f"The commits since {previous[:8]} could not be read: {printable(why)}")
             return None
 
@@ -308,12 +309,28 @@ class TrackDeployment(Pipe):
                 "key travels unencrypted. Use https://."
             )
 
-    def checkout(self, context: BitbucketContext) -> Checkout | None:
+    def checkout(self, clone: Clone, context: BitbucketContext) -> Checkout | None:
+        """The deployed commit, from the clone; None, and a line saying why and what follows."""
         commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
         try:
-            return read_checkout(context.clone_dir, commit)
-        except CheckoutUnreadable as why:
-            self.log_debug(f"No commit message or author from the checkout: {printable(why)}")
+            return clone.checkout(commit)
+        except CloneUnreadable as why:
+            lost = [
+                "its message" if not self.get_variable("COMMIT_MESSAGE") else None,
+                "the commits since the previous deployment"
+                if self.get_variable("LIST_COMMITS")
+                else None,
+            ]
+            said = " and ".join(filter(None, lost))
+            follows = f"The change goes without {said}" if said else "The change goes as given"
+            if not self.get_variable("CHANGED_BY"):
+                who = context.triggerer_uuid and "the step triggerer's UUID"
+                follows += (
+                    f", and changed_by is {who}: set CHANGED_BY to say who deployed"
+                    if who
+                    else ", and without changed_by: set CHANGED_BY to say who deployed"
+                )
+            self.log_info(f"The deployed commit could not be read: {printable(why)}. {follows}.")
             return None
 
     def say_where(self, change: Mapping[str, Any], context: BitbucketContext) -> None:
@@ -378,10 +395,10 @@ class TrackDeployment(Pipe):
             self.log_debug(f"Wrote {printable(path)} for later steps.")
 
 
-def history_ends_at(context: BitbucketContext, commit: str) -> bool:
+def history_ends_at(clone: Clone, commit: str) -> bool:
     try:
-        return cut_at(context.clone_dir, commit)
-    except CheckoutUnreadable:
+        return commit in clone.cut()
+    except CloneUnreadable:
         return False  # reading the commits says why, in its own line
 
 

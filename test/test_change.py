@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from alert24_server import problem_with_change
 from change import DOCUMENTED_FIELDS, build_change, change_tags, default_summary
-from checkout import Checkout
+from clone import Checkout
 from context import BitbucketContext
 
 FIELD_OF = {

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 import outgoing
 from change import build_change
-from checkout import Commit
+from clone import Commit
 from context import BitbucketContext
-from outgoing import FORWARD, MISSING, REDEPLOY, ROLLBACK, WentOut
+from outgoing import DIVERGED, FORWARD, MISSING, REDEPLOY, ROLLBACK, Side, WentOut
 
 P = "9f8e7d6c" + "0" * 32
 C = "1a2b3c4d" + "1" * 32
@@ -18,11 +18,15 @@ CONTEXT = BitbucketContext(repo_slug="shop", repo_full_name="acme/shop", build_n
 
 
 def commit(n: int, message: str = "") -> Commit:
-    return Commit(f"{n:08x}" + "a" * 32, f"Change {n}", "Ann Lee", message or f"Change {n}")
+    return Commit(f"{n:08x}" + "a" * 32, 1_700_000_000 + n, "Ann Lee", message or f"Change {n}")
 
 
 def forward(count: int, complete: bool = True) -> WentOut:
-    return WentOut(FORWARD, P, C, [commit(n) for n in range(count, 0, -1)], complete)
+    return WentOut(FORWARD, P, C, Side([commit(n) for n in range(count, 0, -1)], 0, complete))
+
+
+def went(*commits: Commit) -> WentOut:
+    return WentOut(FORWARD, P, C, Side(commits))
 
 
 def test_the_description_lists_each_commit_under_a_heading_naming_p_and_the_environment():
@@ -49,7 +53,7 @@ def test_a_shallow_clone_lists_what_it_holds_and_says_its_history_ends():
     text = outgoing.description(forward(3, complete=False), "production")
     assert text.splitlines()[-1] == (
         "at least 3 commits; the clone's history ends here: "
-        "set `clone: depth: full` to list them all"
+        "set `clone: depth: full` to list them exactly."
     )
     assert outgoing.reported(forward(3, complete=False)) == "at least 3 commits since 9f8e7d6c"
 
@@ -62,14 +66,14 @@ def test_a_previous_commit_missing_from_the_clone_is_named_and_nothing_is_listed
 
 
 def test_a_rollback_lists_the_commits_taken_out_under_its_own_heading():
-    went = WentOut(ROLLBACK, P, C, [commit(5), commit(4)])
+    went = WentOut(ROLLBACK, P, C, taken=Side([commit(5), commit(4)]))
     text = outgoing.description(went, "production")
     assert text.splitlines()[0].startswith("Commits taken out of production")
     assert "00000005 Change 5 (Ann Lee)" in text
 
 
 def test_a_rollback_is_named_in_summary_and_change_type():
-    body = build_change({}, CONTEXT, None, WentOut(ROLLBACK, P, C, [commit(1)]))
+    body = build_change({}, CONTEXT, None, WentOut(ROLLBACK, P, C, taken=Side([commit(1)])))
     assert body["summary"] == "Rolled back shop to 1a2b3c4d (from 9f8e7d6c)"
     assert body["change_type"] == "rollback"
 
@@ -82,15 +86,59 @@ def test_a_redeploy_is_named_in_summary_and_description():
 
 
 def test_the_users_summary_and_change_type_win_over_a_rollback():
-    went = WentOut(ROLLBACK, P, C, [commit(1)])
+    went = WentOut(ROLLBACK, P, C, taken=Side([commit(1)]))
     body = build_change({"SUMMARY": "Revert", "CHANGE_TYPE": "other"}, CONTEXT, None, went)
     assert (body["summary"], body["change_type"]) == ("Revert", "other")
 
 
-def test_a_failed_rollback_keeps_its_failed_summary():
+def test_a_failed_rollback_is_summarised_as_a_failed_rollback():
     failed = CONTEXT._replace(exit_code="1", commit=C)
-    body = build_change({}, failed, None, WentOut(ROLLBACK, P, C, [commit(1)]))
+    body = build_change({}, failed, None, WentOut(ROLLBACK, P, C, taken=Side([commit(1)])))
+    assert body["summary"] == "Failed to roll back shop to 1a2b3c4d (from 9f8e7d6c)"
+    assert body["description"].startswith("Commits the failed rollback from 9f8e7d6c")
+
+
+def test_a_failed_deployment_lists_its_commits_as_in_a_deployment_that_failed():
+    failed = CONTEXT._replace(exit_code="1", commit=C)
+    body = build_change({}, failed, None, forward(2))
     assert body["summary"] == "Failed to deploy shop @ 1a2b3c4d"
+    assert body["description"].startswith("Commits in the failed deployment to production")
+    assert "deployed to" not in body["description"]
+
+
+def test_a_tag_build_keeps_the_tag_in_a_rollback_and_a_redeploy_summary():
+    tagged = CONTEXT._replace(tag="v2.4.0")
+    rollback = build_change({}, tagged, None, WentOut(ROLLBACK, P, C, taken=Side([commit(1)])))
+    redeploy = build_change({}, tagged, None, WentOut(REDEPLOY, C, C))
+    assert rollback["summary"] == "Rolled back shop v2.4.0 to 1a2b3c4d (from 9f8e7d6c)"
+    assert redeploy["summary"] == "Redeployed shop v2.4.0 @ 1a2b3c4d"
+
+
+def test_diverged_histories_list_what_went_out_and_what_was_taken_out():
+    diverged = WentOut(DIVERGED, P, C, Side([commit(7)]), Side([commit(3), commit(2)]))
+    first, second = outgoing.description(diverged, "staging").split("\n\n")
+    assert first.startswith("Commits deployed to staging since 9f8e7d6c")
+    assert first.splitlines()[1:] == ["00000007 Change 7 (Ann Lee)"]
+    assert second.startswith("Commits taken out of staging (they were in 9f8e7d6c")
+    assert second.splitlines()[1:] == ["00000003 Change 3 (Ann Lee)", "00000002 Change 2 (Ann Lee)"]
+    assert (
+        outgoing.reported(diverged)
+        == "1 commit since 9f8e7d6c, and 2 commits of 9f8e7d6c's taken out"
+    )
+    assert build_change({}, CONTEXT, None, diverged)["change_type"] == "deployment"
+
+
+def test_commits_that_could_not_be_placed_are_counted_not_listed():
+    listed = WentOut(FORWARD, P, C, Side([commit(9)], unplaced=3, complete=False))
+    text = outgoing.description(listed, "production")
+    assert text.splitlines()[1:] == [
+        "00000009 Change 9 (Ann Lee)",
+        "3 more commits merged in could not be placed: the clone is shallow; "
+        "set `clone: depth: full` to list them exactly.",
+    ]
+    assert outgoing.reported(listed) == (
+        "at least 1 commit since 9f8e7d6c (3 more commits could not be placed)"
+    )
 
 
 def test_the_list_follows_the_users_description():
@@ -105,29 +153,29 @@ def test_without_a_previous_deployment_the_type_is_deployment_and_no_list_is_add
 
 
 def test_jira_keys_become_tags_after_the_users():
-    went = WentOut(FORWARD, P, C, [commit(2, "PAY-12 and OPS-3"), commit(1, "fix PAY-12")])
-    body = build_change({"TAGS": ["web"]}, CONTEXT._replace(branch="main"), None, went)
+    listed = went(commit(2, "PAY-12 and OPS-3"), commit(1, "fix PAY-12"))
+    body = build_change({"TAGS": ["web"]}, CONTEXT._replace(branch="main"), None, listed)
     assert body["tags"] == ["bitbucket", "main", "web", "PAY-12", "OPS-3"]
 
 
 def test_jira_keys_of_the_commits_rolled_back_count_too():
-    assert outgoing.jira_keys(WentOut(ROLLBACK, P, C, [commit(1, "Revert PAY-9")])) == ["PAY-9"]
+    rollback = WentOut(ROLLBACK, P, C, taken=Side([commit(1, "Revert PAY-9")]))
+    assert outgoing.jira_keys(rollback) == ["PAY-9"]
 
 
 def test_what_only_looks_like_a_jira_key_is_not_one():
     messages = "utf-8 A-1 PAY-0 PAY-01 XPAY-1x ÄPAY-2 pay-3 PAY_4-5 2PAY-6"
-    assert outgoing.jira_keys(WentOut(FORWARD, P, C, [commit(1, messages)])) == []
+    assert outgoing.jira_keys(went(commit(1, messages))) == []
 
 
 def test_at_most_twenty_jira_keys():
-    went = WentOut(FORWARD, P, C, [commit(1, " ".join(f"K{n}X-{n + 1}" for n in range(30)))])
-    assert outgoing.jira_keys(went) == [f"K{n}X-{n + 1}" for n in range(20)]
+    listed = went(commit(1, " ".join(f"K{n}X-{n + 1}" for n in range(30))))
+    assert outgoing.jira_keys(listed) == [f"K{n}X-{n + 1}" for n in range(20)]
 
 
 @given(st.lists(st.text(), max_size=40))
 def test_jira_keys_are_unique_well_formed_and_at_most_twenty(messages):
-    went = WentOut(FORWARD, P, C, [commit(n, m) for n, m in enumerate(messages)])
-    keys = outgoing.jira_keys(went)
+    keys = outgoing.jira_keys(went(*(commit(n, m) for n, m in enumerate(messages))))
     assert len(keys) == len(set(keys)) <= 20
     assert all(outgoing.JIRA_KEY.fullmatch(key) and key in "".join(messages) for key in keys)
 
@@ -138,14 +186,16 @@ def test_the_description_shows_at_most_thirty_commits_and_counts_them_all(count,
     listed = [line for line in lines if line.endswith("(Ann Lee)")]
     assert len(listed) == min(count, 30)
     more = int(lines[-1 if complete else -2].split()[2]) if count > 30 else 0
+    assert lines[-1].startswith("at least") != complete
     assert len(listed) + more == count
 
 
 def test_the_reported_phrases():
     assert outgoing.reported(forward(3)) == "3 commits since 9f8e7d6c"
     assert outgoing.reported(forward(1)) == "1 commit since 9f8e7d6c"
-    assert outgoing.reported(WentOut(ROLLBACK, P, C)) == "a rollback to 1a2b3c4d from 9f8e7d6c"
-    assert outgoing.reported(WentOut(REDEPLOY, C, C)) == "a redeploy of 1a2b3c4d"
+    rollback = WentOut(ROLLBACK, P, C, taken=Side([commit(2), commit(1)]))
+    assert outgoing.reported(rollback) == "2 commits taken out"
+    assert outgoing.reported(WentOut(REDEPLOY, C, C)) == "1a2b3c4d was already deployed"
     assert outgoing.reported(WentOut(MISSING, P, C)) == (
         "no commits listed: 9f8e7d6c, deployed before, is not in the clone"
     )

@@ -77,12 +77,34 @@ def test_a_pull_request_build_sends_the_number_as_text_and_its_url(env, server):
     assert change["pr_url"] == "https://bitbucket.org/acme/shop/pull-requests/17"
 
 
-def test_without_a_checkout_changed_by_is_the_triggerer(env, server, tmp_path):
-    run = run_pipe({**env, "BITBUCKET_CLONE_DIR": str(tmp_path), "DEBUG": "true"})
+def test_without_a_clone_changed_by_is_the_triggerer_and_the_log_says_why(env, server, tmp_path):
+    run = run_pipe({**env, "BITBUCKET_CLONE_DIR": str(tmp_path)})
     change = sent(server)
     assert change["changed_by"] == "{44444444-4444-4444-8444-444444444444}"
     assert "commit_message" not in change
-    assert "No commit message or author from the checkout" in run.output
+    assert (
+        f"INFO: The deployed commit could not be read: {tmp_path} holds no git clone. The change "
+        "goes without its message and the commits since the previous deployment, and changed_by "
+        "is the step triggerer's UUID: set CHANGED_BY to say who deployed." in run.output
+    ), run.output
+
+
+def test_a_commit_the_clone_lacks_is_named_at_info(env, server):
+    run = run_pipe({**env, "BITBUCKET_COMMIT": "0123456789" * 4, "CHANGED_BY": "Ann"})
+    assert sent(server)["changed_by"] == "Ann"
+    assert (
+        "INFO: The deployed commit could not be read: the clone does not hold the commit "
+        "0123456789012345678901234567890123456789. The change goes without its message and the "
+        "commits since the previous deployment." in run.output
+    ), run.output
+
+
+def test_a_short_commit_sha_is_resolved_in_the_clone(env, server, head_sha):
+    run = run_pipe({**env, "COMMIT_SHA": head_sha[:7].upper()})
+    change = sent(server)
+    assert change["commit_sha"] == head_sha, run.output
+    assert change["commit_message"] == MESSAGE
+    assert change["summary"] == f"Deployed shop @ {head_sha[:8]}"
 
 
 def test_the_same_step_sends_the_same_external_id_and_another_step_another(env, server):

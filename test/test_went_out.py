@@ -160,7 +160,9 @@ def test_an_older_commit_is_a_rollback_listing_the_commits_taken_out(env, server
         s[:8] for s in log(repo, f"{shas[33]}..{shas[36]}")
     ]
     assert {"PAY-1", "OPS-8", "PAY-3"} <= set(change["tags"])  # commits 36, 35, 34
-    assert f"a rollback to {shas[33][:8]} from {shas[36][:8]}" in run.stdout
+    assert f'(from {shas[36][:8]})" to production (X-Request-Id: req-1): 3 commits taken out.' in (
+        run.stdout
+    )
 
 
 def test_a_rollback_keeps_the_users_summary_and_change_type(env, server, linear):
@@ -171,14 +173,17 @@ def test_a_rollback_keeps_the_users_summary_and_change_type(env, server, linear)
     assert (change["summary"], change["change_type"]) == ("Back out", "other")
 
 
-def test_a_failed_rollback_recorded_with_track_failed_keeps_its_failed_summary(env, server, linear):
+def test_a_failed_rollback_recorded_with_track_failed_is_told_as_a_failed_rollback(
+    env, server, linear
+):
     repo, shas = linear
     server.seed(previous(shas[36]))
     failed = {"BITBUCKET_EXIT_CODE": "1", "TRACK_FAILED": "true"}
     run = run_pipe(deploy(env, repo, shas[33], **failed))
     assert run.returncode == 0, run.output
     change = posted(server)
-    assert change["summary"] == f"Failed to deploy shop @ {shas[33][:8]}"
+    assert change["summary"] == f"Failed to roll back shop to {shas[33][:8]} (from {shas[36][:8]})"
+    assert change["description"].startswith(f"Commits the failed rollback from {shas[36][:8]} (")
     assert change["tags"][-1] == "failed"
 
 
@@ -190,7 +195,9 @@ def test_the_same_commit_again_is_a_redeploy(env, server, linear):
     assert change["summary"] == f"Redeployed shop @ {shas[20][:8]}"
     assert change["change_type"] == "deployment"
     assert "was already the commit deployed to production" in change["description"]
-    assert f"a redeploy of {shas[20][:8]}" in run.stdout
+    assert f'@ {shas[20][:8]}" to production (X-Request-Id: req-1): {shas[20][:8]} was already' in (
+        run.stdout
+    )
 
 
 # Which change is the previous deployment -------------------------------------------------------
@@ -323,7 +330,7 @@ def test_a_shallow_clone_lists_what_it_holds_and_says_where_history_ends(
     assert listed_shas(description) == [s[:8] for s in shas[39:36:-1]]
     assert description.splitlines()[-1] == (
         "at least 3 commits; the clone's history ends here: "
-        "set `clone: depth: full` to list them all"
+        "set `clone: depth: full` to list them exactly."
     )
     assert f"at least 3 commits since {shas[1][:8]}" in run.stdout
 

@@ -1,0 +1,224 @@
+"""The step's clone, read by the git binary: the deployed commit, and the history around it.
+
+Git itself answers, so that what the pipe says is what `git log` says, in every layout git
+reads (packs, reftable, SHA-256, worktrees, alternates). Each call is bounded, since a crafted
+pack can make git loop and grow: in time, by one deadline for the whole run, and in memory, by
+an address-space limit (a timeout alone lets memory grow until it fires). Nothing of the user's
+or the system's git configuration may change the output: git gets an empty configuration
+environment, explicit formats and encoding, and no replace refs or grafts.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import time
+from typing import NamedTuple
+
+GIT_TIME = 8.0  # seconds for every git call of a run together: a pipe must never hang on git
+# Bytes of heap per call (RLIMIT_DATA: what git allocates, not the packs it maps from disk).
+# Measured: `git log` of git.git's whole history (75,000 commits) needs less than 32 MiB.
+GIT_MEMORY = 96 << 20
+RANGE_LIMIT = 10_000  # commits read of one range; a deployment of more is cut, and says so
+HEX = frozenset("0123456789abcdef")
+SETTINGS = (
+    "safe.directory=*",  # the clone is mounted; on self-hosted runners another uid owns it
+    "core.deltaBaseCacheLimit=16m",  # git's default, 96m, would take the whole GIT_MEMORY
+    "core.fsmonitor=false",
+    "log.showSignature=false",
+)
+
+
+class CloneUnreadable(Exception):
+    """Why the clone could not say, in words that follow "because" in one log line."""
+
+
+class Checkout(NamedTuple):
+    """The deployed commit, and the branch it was checked out from."""
+
+    sha: str
+    branch: str | None  # the branch HEAD names, when HEAD is this commit; else None
+    author_name: str
+    author_email: str
+    message: str  # subject and body, without trailing whitespace
+
+    @property
+    def author(self) -> str:
+        return f"{self.author_name} <{self.author_email}>"
+
+
+class Commit(NamedTuple):
+    """One commit of a range, as the pipe lists it."""
+
+    sha: str
+    committed: int  # committer date, seconds since the epoch
+    author_name: str
+    message: str
+
+    @property
+    def subject(self) -> str:
+        """The first line that is not blank, as the old reader and `git log --oneline` of a
+        one-line subject show it."""
+        return next((line.strip() for line in self.message.splitlines() if line.strip()), "")
+
+
+def git_environment() -> dict[str, str]:
+    """Only what git needs to run: no GIT_* variable of the caller's (GIT_DIR, GIT_CONFIG_*,
+    GIT_REPLACE_REF_BASE...) and no configuration file but the repository's own."""
+    kept = {name: os.environ[name] for name in ("PATH", "LANG", "TZ") if name in os.environ}
+    return {
+        **kept,
+        "HOME": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_GRAFT_FILE": os.devnull,  # grafts rewrite parents; the objects are the history
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_OPTIONAL_LOCKS": "0",  # a read must not take the index lock of the step's clone
+    }
+
+
+def limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_DATA, (GIT_MEMORY, GIT_MEMORY))
+
+
+class Clone:
+    """One handle on the clone for the whole run, sharing one deadline across its git calls."""
+
+    def __init__(self, directory: str, *, budget: float = GIT_TIME) -> None:
+        self.directory = directory
+        self.deadline = time.monotonic() + budget
+        self.environment = git_environment()
+        self._cut: frozenset[str] | None = None
+
+    def git(self, *args: str) -> str:
+        """git's output for `args`; CloneUnreadable for any failure, with git's own words."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise CloneUnreadable(f"git took longer than {GIT_TIME:g} s in all")
+        options = [part for setting in SETTINGS for part in ("-c", setting)]
+        try:
+            done = subprocess.run(
+                ["git", *options, *args],
+                cwd=self.directory,
+                env=self.environment,
+                capture_output=True,
+                timeout=left,
+                preexec_fn=limit_memory,  # one setrlimit between fork and exec: no lock taken
+                check=False,
+            )
+        except FileNotFoundError as missing:
+            what = "no git binary" if missing.filename == "git" else "no such directory"
+            raise CloneUnreadable(f"{what} ({missing.filename})") from None
+        except subprocess.TimeoutExpired:
+            raise CloneUnreadable(f"git took longer than {GIT_TIME:g} s in all") from None
+        except OSError as error:
+            raise CloneUnreadable(f"git could not be started ({error.strerror})") from None
+        if done.returncode:
+            raise CloneUnreadable(git_said(done.stderr, done.returncode))
+        return done.stdout.decode("utf-8", "replace")
+
+    def resolve(self, name: str) -> str:
+        """The full id of the commit a full or short hex id names; CloneUnreadable if the clone
+        holds none, or several."""
+        name = name.strip().lower()
+        if not 4 <= len(name) <= 64 or not HEX.issuperset(name):
+            raise CloneUnreadable(f"{name!r} is not a commit id")
+        try:
+            return self.git(
+                "rev-parse", "--verify", "--end-of-options", f"{name}^{{commit}}"
+            ).strip()
+        except CloneUnreadable as why:
+            if "ambiguous" in str(why):
+                raise CloneUnreadable(f"{name} names more than one object in the clone") from None
+            raise CloneUnreadable(f"the clone does not hold the commit {name}") from None
+
+    def checkout(self, name: str | None = None) -> Checkout:
+        """The commit `name` (a full or short id), else HEAD's, with its message and author."""
+        sha, branch = self.head()
+        if name:
+            sha, branch = self.resolve(name), branch if sha.startswith(name.lower()) else None
+        fields = self.git(
+            "log", "-1", "--no-walk", "--encoding=UTF-8", "--format=%an%x00%ae%x00%B",
+            "--end-of-options", sha,
+        )  # fmt: skip
+        author_name, author_email, message = fields.split("\0", 2)
+        return Checkout(sha, branch, author_name, author_email, message.rstrip())
+
+    def head(self) -> tuple[str, str | None]:
+        """HEAD's commit and the branch HEAD names (None when detached); the first call of a
+        run, so that "not a git repository" is what a directory without a clone says."""
+        try:
+            sha, ref = self.git(
+                "rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD"
+            ).split()
+        except CloneUnreadable as why:
+            if "not a git repository" in str(why):
+                # `clone: enabled: false` leaves a step its artifacts alone
+                raise CloneUnreadable(f"{self.directory} holds no git clone") from None
+            if "unknown revision" in str(why) or "ambiguous argument" in str(why):
+                raise CloneUnreadable("the clone has no commit checked out") from None
+            raise
+        return sha, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+
+    def holds(self, sha: str) -> bool:
+        """Whether the clone holds the commit with this full id."""
+        try:
+            return self.resolve(sha) == sha
+        except CloneUnreadable:
+            return False
+
+    def commits(self, *revisions: str) -> list[Commit]:
+        """What `git log <revisions>` shows, in its order."""
+        out = self.git(
+            "log", "-z", f"--max-count={RANGE_LIMIT}", "--encoding=UTF-8",
+            "--format=%H %ct%n%an%n%B", "--end-of-options", *revisions, "--",
+        )  # fmt: skip
+        listed = []
+        for record in filter(None, out.split("\0")):
+            head, _, rest = record.partition("\n")
+            author, _, message = rest.partition("\n")
+            sha, _, date = head.partition(" ")
+            listed.append(Commit(sha, int(date), author, message.rstrip()))
+        return listed
+
+    def ancestors(self, sha: str) -> set[str]:
+        """The commit and every commit of its history that the clone holds."""
+        return set(self.git("rev-list", "--end-of-options", sha, "--").split())
+
+    def descendants(self, base: str, head: str) -> set[str]:
+        """The commits of `base..head` that descend from `base`: none of them can be in its
+        history, however shallow the clone (`git rev-list --ancestry-path`)."""
+        range_ = f"{base}..{head}"
+        return set(
+            self.git("rev-list", "--ancestry-path", "--end-of-options", range_, "--").split()
+        )
+
+    def committed(self, sha: str) -> int:
+        return int(self.git("log", "-1", "--no-walk", "--format=%ct", "--end-of-options", sha))
+
+    def cut(self) -> frozenset[str]:
+        """The commits whose parents the clone lacks (.git/shallow); none in a full clone."""
+        if self._cut is None:
+            path = self.git("rev-parse", "--git-path", "shallow").strip()
+            try:
+                with open(os.path.join(self.directory, path), encoding="ascii") as listed:
+                    self._cut = frozenset(listed.read().split())
+            except FileNotFoundError:
+                self._cut = frozenset()
+            except (OSError, UnicodeDecodeError) as error:
+                raise CloneUnreadable(
+                    f"the clone's list of cut commits is unreadable: {error}"
+                ) from None
+        return self._cut
+
+
+def git_said(stderr: bytes, code: int) -> str:
+    """git's last words, on one line: `fatal: not a git repository ...`."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    said = next((line for line in lines if line.startswith(("fatal:", "error:"))), "")
+    said = said or next((line for line in reversed(lines) if line), "")
+    if code < 0 or code in (128 + 9, 128 + 6):  # killed, or aborted (out of memory)
+        return f"git stopped ({said or f'signal {abs(code)}'})"
+    return said.removeprefix("fatal: ").removeprefix("error: ") or f"git exited with {code}"
