@@ -136,9 +136,9 @@ class Clone:
 
     def checkout(self, name: str | None = None) -> Checkout:
         """The commit `name` (a full or short id), else HEAD's, with its message and author."""
-        sha, branch = self.head()
-        if name:
-            sha, branch = self.resolve(name), branch if sha.startswith(name.lower()) else None
+        head, branch = self.head(required=not name)
+        sha = self.resolve(name) if name else head
+        branch = branch if sha == head else None
         fields = self.git(
             "log", "-1", "--no-walk", "--encoding=UTF-8", "--format=%an%x00%ae%x00%B",
             "--end-of-options", sha,
@@ -146,7 +146,7 @@ class Clone:
         author_name, author_email, message = fields.split("\0", 2)
         return Checkout(sha, branch, author_name, author_email, message.rstrip())
 
-    def head(self) -> tuple[str, str | None]:
+    def head(self, *, required: bool = True) -> tuple[str | None, str | None]:
         """HEAD's commit and the branch HEAD names (None when detached); the first call of a
         run, so that "not a git repository" is what a directory without a clone says."""
         try:
@@ -158,6 +158,8 @@ class Clone:
                 # `clone: enabled: false` leaves a step its artifacts alone
                 raise CloneUnreadable(f"{self.directory} holds no git clone") from None
             if "unknown revision" in str(why) or "ambiguous argument" in str(why):
+                if not required:
+                    return None, None
                 raise CloneUnreadable("the clone has no commit checked out") from None
             raise
         return sha, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
