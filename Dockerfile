@@ -5,19 +5,31 @@
 # and 17.4 MB (arm64) compressed, ~45.6 MB on disk; python:3.13-slim (Debian trixie) is
 # 43.0 MB (amd64) and 43.2 MB (arm64) compressed, ~126.3 MB on disk. Alpine is safe here:
 # every binary package in the lock (PyYAML, charset-normalizer) has musllinux wheels for
-# x86_64 and aarch64, the toolkit is pure Python, and the pipe needs no git binary (it reads
-# the checkout with the standard library). The tag follows CPython 3.13 patch releases and
-# Alpine security fixes; every release build picks them up.
+# x86_64 and aarch64, and the toolkit is pure Python. The tag follows CPython 3.13 patch
+# releases and Alpine security fixes; every release build picks them up.
 FROM python:3.13-alpine
+
+# git reads the step's clone: the deployed commit and the history since the last deployment.
+# The version rule: the base image's Alpine release (3.22 and later) ships git 2.49 or newer,
+# and git 2.45 is the least that reads reftable clones, git 3.0's default. What git adds:
+# its binary and the libraries it links (pcre2, expat, libcurl's chain for remotes it never
+# uses), an estimated 15-20 MB on disk, not measured here (no Docker engine). The Image step
+# (test/test_docker_image.py) checks both: it prints git's version and fails below 2.45,
+# reads a reftable clone, and prints this layer's size, failing past 40 MB. Not pinned:
+# Alpine's package tracks its security fixes.
+# hadolint ignore=DL3018
+RUN apk add --no-cache git
 
 # Exactly the hashed lock, nothing resolved at build time. --no-deps because the toolkit
 # declares docker and GitPython, which only its test module imports (see requirements.in).
 # bitbucket-pipes-toolkit exists only as an sdist: pip builds it in a throwaway isolated
 # environment (setuptools for that build comes from PyPI and, as pip does for all build
 # dependencies, is not hash-checked; it does not end up in the image). pip byte-compiles
-# what it installs.
+# what it installs; PYTHONDONTWRITEBYTECODE keeps pip's own modules uncompiled in this
+# layer, about 4 MB of bytecode that no run of the pipe ever loads.
 COPY requirements.txt /requirements.txt
-RUN pip install --no-cache-dir --no-deps --require-hashes -r /requirements.txt
+RUN PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-deps --require-hashes \
+    -r /requirements.txt
 
 # The MIT licence travels with the code it covers; pipe.yml gives the pipe its version (for its
 # User-Agent and its DEBUG log, which support asks for).

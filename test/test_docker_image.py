@@ -141,11 +141,11 @@ def bitbucket(clone: Path, alert24: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def pipe_run(image: str, network: str, clone: Path, shared: Path) -> Callable[[dict], Run]:
+def pipe_run(image: str, network: str, clone: Path, shared: Path) -> Callable[..., Run]:
     """docker run as Bitbucket runs a pipe. Values go through the docker command's environment
     (`--env NAME`), so the key is never on a command line."""
 
-    def run(env: dict[str, str]) -> Run:
+    def run(env: dict[str, str], clone: Path = clone) -> Run:
         command = ["docker", "run", "--rm", "--network", network]
         command += ["--volume", f"{clone}:{CLONE_DIR}", "--workdir", CLONE_DIR]
         command += ["--volume", f"{shared}:{SHARED_DIR}"]
@@ -205,3 +205,44 @@ def test_a_delivery_refused_with_401_fails_the_step_and_says_why(pipe_run, share
     ) in run.stdout
     assert "Check that ALERT24_API_KEY holds a current key" in run.stdout
     assert not (shared / RECEIPT).exists()
+
+
+def test_the_image_s_git_is_new_enough_to_read_reftable(image):
+    version = docker("run", "--rm", "--entrypoint", "git", image, "--version")
+    print(f"The image's {version}")
+    found = re.search(r"(\d+)\.(\d+)", version)
+    assert found and (int(found[1]), int(found[2])) >= (2, 45), version
+
+
+def test_git_s_layer_stays_small_and_pip_leaves_no_bytecode_of_its_own(image):
+    history = docker(
+        "image", "history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}", image
+    )
+    git_layer = next(line for line in history.splitlines() if "apk add --no-cache git" in line)
+    size = git_layer.split("\t")[0]
+    print(f"git's layer: {size}")
+    number, unit = re.fullmatch(r"([\d.]+)\s*([kMG]?B)", size).groups()
+    assert float(number) * {"B": 1e-6, "kB": 1e-3, "MB": 1, "GB": 1e3}[unit] < 40, size
+    compiled = docker(
+        "run", "--rm", "--entrypoint", "sh", image, "-c",
+        "find /usr/local/lib/python3.13/site-packages/pip -name '*.pyc' | wc -l",
+    )  # fmt: skip
+    assert compiled == "0", f"{compiled} compiled modules of pip itself in the image"
+
+
+def test_a_reftable_clone_is_read_by_the_image(image, workdir, pipe_run, shared, bitbucket):
+    made = workdir / "reftable"
+    made.mkdir()
+    script = (
+        "git init -q -b main /work/origin && cd /work/origin && "
+        "git -c user.name=Ann -c user.email=ann@example.com commit -q --allow-empty -m Reftable && "
+        "git clone -q --ref-format=reftable file:///work/origin /work/build && "
+        "git -C /work/build rev-parse HEAD"
+    )
+    head = docker(
+        "run", "--rm", "--volume", f"{made}:/work", "--entrypoint", "sh", image, "-c", script
+    )
+    reftable = {**bitbucket, "BITBUCKET_COMMIT": head.splitlines()[-1], "DRY_RUN": "true"}
+    run = pipe_run(reftable, clone=made / "build")
+    assert run.returncode == 0, run.output
+    assert '"commit_message": "Reftable"' in run.stdout, run.output
