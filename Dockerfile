@@ -13,7 +13,8 @@ FROM python:3.13-alpine
 # The version rule: the base image's Alpine release (3.22 and later) ships git 2.49 or newer,
 # and git 2.45 is the least that reads reftable clones, git 3.0's default. What git adds:
 # its binary and the libraries it links (pcre2, expat, libcurl's chain for remotes it never
-# uses), an estimated 15-20 MB on disk, not measured here (no Docker engine). The Image step
+# uses), about 10 MB or more on disk by CONTRIBUTING's "What it costs" (no Docker engine on
+# the development machines to measure this image's layer itself). The Image step
 # (test/test_docker_image.py) checks both: it prints git's version and fails below 2.45,
 # reads a reftable clone, and prints this layer's size, failing past 40 MB. Not pinned:
 # Alpine's package tracks its security fixes.

@@ -137,7 +137,7 @@ class Clone:
     def checkout(self, name: str | None = None) -> Checkout:
         """The commit `name` (a full or short id), else HEAD's, with its message and author."""
         head, branch = self.head(required=not name)
-        sha = self.resolve(name) if name else head
+        sha = head if not name or name.lower() == head else self.resolve(name)
         branch = branch if sha == head else None
         fields = self.git(
             "log", "-1", "--no-walk", "--encoding=UTF-8", "--format=%an%x00%ae%x00%B",

@@ -7,9 +7,10 @@ Measures, in one run on one machine, the median wall time of:
 - pipe runs that look up the previous deployment in Alert24 and find none, or find one 30
   commits back and list them (a generated repository, read by the pipe's own git reader);
 the installed size of the locked dependency set (requirements.txt); and what reading history
-costs: pipe/checkout.py's import time, and commits_between() over ranges of 30, 300 and 3,000
-commits of a generated repository of 6,000 commits with merges, packed as `git gc` packs
-(`--history-only` measures just that; `--real-repo DIR --real-range A..B` adds a real history).
+with git costs: the deployed commit (one `Clone.checkout`), and `read_went_out` over ranges of
+30, 300 and 3,000 commits of a generated repository of 6,000 commits with merges, whole and as
+a clone 50 commits deep (`--history-only` measures just that; `--real-repo DIR --real-range
+A..B` adds a real history, such as a depth-50 clone of git.git).
 Prints Markdown tables for CONTRIBUTING.md, with the machine they came from. Figures, not
 assertions: these machines are shared.
 """
@@ -35,8 +36,8 @@ from conftest import API_KEY, PIPE, ROOT, git, process_env  # noqa: E402
 from git_history import Spec, fast_import, new_repo, run_git  # noqa: E402
 
 sys.path[:0] = [str(ROOT / "pipe")]
-import checkout  # noqa: E402
-from checkout import commits_between  # noqa: E402
+from clone import Clone  # noqa: E402
+from outgoing import read_went_out  # noqa: E402
 
 HISTORY_SIZE = 6000  # commits in the generated repository
 RANGES = (30, 300, 3000)  # commits listed, roughly: what a deployment, a week, a quarter ship
@@ -201,21 +202,27 @@ def generated_history(size: int) -> list[Spec]:
 
 
 def history_timings(runs: int, real_repo: Path | None, real_ranges: list[str]) -> list[list[str]]:
-    """Rows of: what, commits listed, commits read by the walk, median ms."""
+    """Rows of: what, commits listed, commits not placed, git calls, median ms."""
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         repo = new_repo(Path(scratch) / "repo")
         specs = generated_history(HISTORY_SIZE)
         shas = fast_import(repo, specs, {"main": specs[-1].name})
         run_git(repo, "gc", "-q")  # one pack, deltas as git gc makes them
+        shallow = Path(scratch) / "shallow"
+        run_git(Path(scratch), "clone", "-q", "--depth", "50", f"file://{repo}", str(shallow))
         head = shas[specs[-1].name]
+        rows.append(timed_checkout(f"generated, {len(specs)} commits", repo, head, runs))
         for target in RANGES:
             base = base_for(repo, head, target)
             rows.append(timed_range(f"generated, {len(specs)} commits", repo, base, head, runs))
+        base = base_for(repo, head, RANGES[0])
+        rows.append(timed_range("generated, depth-50 clone", shallow, base, head, runs))
     for spec in real_ranges:
         base, head = (
             run_git(real_repo, "rev-parse", f"{end}^{{commit}}").strip() for end in spec.split("..")
         )
+        rows.append(timed_checkout(f"{real_repo.name}", real_repo, head, runs))
         rows.append(timed_range(f"{real_repo.name} {spec}", real_repo, base, head, runs))
     return rows
 
@@ -231,60 +238,42 @@ def base_for(repo: Path, head: str, target: int) -> str:
     return main_line[low]
 
 
+class CountedClone(Clone):
+    calls = 0
+
+    def git(self, *args: str) -> str:
+        CountedClone.calls += 1
+        return super().git(*args)
+
+
+def timed_checkout(what: str, repo: Path, head: str, runs: int) -> list[str]:
+    timings = []
+    for _ in range(runs):
+        CountedClone.calls = 0
+        started = time.perf_counter()
+        CountedClone(str(repo)).checkout(head)
+        timings.append(time.perf_counter() - started)
+    return [f"{what}: the deployed commit", "", "", str(CountedClone.calls), ms(timings)]
+
+
 def timed_range(what: str, repo: Path, base: str, head: str, runs: int) -> list[str]:
     timings, found = [], None
     for _ in range(runs):
+        CountedClone.calls = 0
         started = time.perf_counter()
-        found = commits_between(repo, base, head)
+        found = read_went_out(CountedClone(str(repo)), base, head)
         timings.append(time.perf_counter() - started)
-    return [what, str(len(found.commits)), f"{statistics.median(timings) * 1000:.1f} ms",
-            str(objects_read(repo, base, head))]  # fmt: skip
+    listed = f"{len(found.went.commits)}{'' if found.went.complete else ' (at least)'}"
+    return [what, listed, str(found.went.unplaced), str(CountedClone.calls), ms(timings)]
 
 
-def objects_read(repo: Path, base: str, head: str) -> int:
-    """How many objects the walk reads: git's walk goes past the range to find where it ends."""
-    count, read = 0, checkout._Store.read
-
-    def counting(store: checkout._Store, name: bytes) -> tuple[bytes, bytes]:
-        nonlocal count
-        count += 1
-        return read(store, name)
-
-    checkout._Store.read = counting
-    try:
-        commits_between(repo, base, head)
-    finally:
-        checkout._Store.read = read
-    return count
-
-
-def import_time(runs: int) -> float:
-    """Median import time of pipe/checkout.py once the toolkit is imported, in seconds: what a
-    run pays for it. Compiled first, as the image does (its PYTHONDONTWRITEBYTECODE would
-    otherwise make every import compile the module anew)."""
-    timings = []
-    with tempfile.TemporaryDirectory() as scratch:
-        shutil.copy(ROOT / "pipe" / "checkout.py", scratch)
-        subprocess.run([sys.executable, "-m", "compileall", "-q", scratch], check=True)
-        command = [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-c",
-            "import bitbucket_pipes_toolkit, checkout",
-        ]
-        for _ in range(runs):
-            done = subprocess.run(command, cwd=scratch, capture_output=True, text=True, check=True)
-            line = next(line for line in done.stderr.splitlines() if line.endswith("| checkout"))
-            timings.append(int(line.split("|")[1]) / 1e6)  # "import time: self | cumulative | name"
-    return statistics.median(timings)
+def ms(timings: list[float]) -> str:
+    return f"{statistics.median(timings) * 1000:.1f} ms"
 
 
 def print_history(runs: int, real_repo: Path | None, real_ranges: list[str]) -> None:
-    milliseconds = import_time(runs) * 1000
-    print(f"\nImporting pipe/checkout.py, compiled, after the toolkit: {milliseconds:.1f} ms\n")
-    print("| history | commits listed | commits_between (median) | commits read |")
-    print("| --- | ---: | ---: | ---: |")
+    print("\n| history | commits listed | not placed | git calls | median |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for row in history_timings(runs, real_repo, real_ranges):
         print(f"| {' | '.join(row)} |")
 
