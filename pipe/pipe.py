@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from bitbucket_pipes_toolkit import Pipe, fail, success
 
 from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
-from change import build_change
+from change import build_change, external_id
 from checkout import Checkout, CheckoutUnreadable, cut_at, read_checkout
 from context import BitbucketContext, UnreadableContext
 from outgoing import WentOut, read_went_out, receipt_fields, reported
@@ -264,6 +264,8 @@ class TrackDeployment(Pipe):
             change.get("service_id"),
             change.get("source"),
             change.get("external_id"),
+            change.get("commit_sha"),
+            pipeline_run(context),
         )
         timeout = self.get_variable("TIMEOUT")
         try:
@@ -383,6 +385,12 @@ def history_ends_at(context: BitbucketContext, commit: str) -> bool:
         return cut_at(context.clone_dir, commit)
     except CheckoutUnreadable:
         return False  # reading the commits says why, in its own line
+
+
+def pipeline_run(context: BitbucketContext) -> str | None:
+    """What the default external_id of every step of this pipeline run starts with."""
+    this_step = external_id(context)
+    return this_step.rpartition(":")[0] + ":" if this_step else None
 
 
 def recorded(delivery: Delivery) -> str:

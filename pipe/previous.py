@@ -37,6 +37,8 @@ class Mine(NamedTuple):
     service_id: str | None = None
     source: str | None = None
     external_id: str | None = None  # this step's own: a retried step must not find itself
+    commit_sha: str | None = None  # the commit this step deploys
+    pipeline_run: str | None = None  # `bitbucket:{pipeline uuid}:`, every step's external_id
 
 
 class Previous(NamedTuple):
@@ -170,10 +172,23 @@ def candidates(items: Iterable[Mapping[str, Any]], mine: Mine) -> list[Mapping[s
             and text(item, "commit_sha")
             and not (isinstance(tags, list) and "failed" in tags)
             and not (mine.external_id and text(item, "external_id") == mine.external_id)
+            and not sibling(item, mine)
         ):
             continue
         kept.append(item)
     return kept
+
+
+def sibling(item: Mapping[str, Any], mine: Mine) -> bool:
+    """Recorded by another step of this pipeline run for this same commit: a monorepo that
+    deploys several services from one commit, one step each, makes one deployment, not a
+    redeploy. Another step's change for another commit (COMMIT_SHA) did go out before."""
+    if not (mine.pipeline_run and mine.commit_sha):
+        return False
+    return (
+        text(item, "external_id").startswith(mine.pipeline_run)
+        and text(item, "commit_sha").lower() == mine.commit_sha.lower()
+    )
 
 
 def text(item: Mapping[str, Any], field: str, default: str = "") -> str:
