@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from bitbucket_pipes_toolkit import Pipe, fail, success
 
-from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
+from alert24 import HINTS, ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
 from change import build_change, external_id
 from checkout import Checkout, CheckoutUnreadable, cut_at, read_checkout
 from context import BitbucketContext, UnreadableContext
@@ -159,6 +159,9 @@ class ConfigurationError(Exception):
 
 
 class TrackDeployment(Pipe):
+    # Set when the look-up's GET was refused the key (401, 403): a dry run's last line says so.
+    key_refusal: LookupFailed | None = None
+
     def validate(self) -> dict[str, Any]:
         return self.validator.read(self.env)
 
@@ -277,7 +280,11 @@ class TrackDeployment(Pipe):
                 timeout=timeout,
             )
         except LookupFailed as why:
-            self.log_info(str(why))
+            if why.key_refused:
+                self.key_refusal = why
+                self.log_warning(str(why))
+            else:
+                self.log_info(str(why))
             return None
         if not found:
             self.log_info(f"Alert24 holds no earlier deployment to {printable(mine.environment)}.")
@@ -344,7 +351,14 @@ class TrackDeployment(Pipe):
             for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
         )
         say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
-        succeed("Dry run: the change above was not sent to Alert24.")
+        refused = self.key_refusal
+        verdict = (
+            f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would fail. "
+            f"{HINTS[refused.status].rstrip('.')}."
+            if refused
+            else ""
+        )
+        succeed(f"Dry run: the change above was not sent to Alert24.{verdict}")
 
     def report(
         self,

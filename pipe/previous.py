@@ -26,6 +26,7 @@ PAGE = 100  # the most Alert24 lists at once
 PAGES = 3
 LIST_BODY_LIMIT = 8 * 1024 * 1024  # 100 changes, each with a long description, fit with room
 COUNTED = frozenset({"deployment", "rollback"})
+KEY_REFUSED = frozenset({401, 403})  # the key itself: a change posted with it is refused too
 WITHOUT = "the commits since the previous deployment are not listed"
 
 
@@ -50,7 +51,16 @@ class Previous(NamedTuple):
 
 
 class LookupFailed(Exception):
-    """The lookup failed; the message is the one info line that says why."""
+    """The look-up failed: str() is the one line that says why; `status` is Alert24's HTTP
+    status, when it answered one, for the caller to tell what else that means."""
+
+    def __init__(self, why: str, status: int | None = None):
+        super().__init__(why)
+        self.status = status
+
+    @property
+    def key_refused(self) -> bool:
+        return self.status in KEY_REFUSED
 
 
 def find_previous(
@@ -120,7 +130,7 @@ def read_page(
         problem = str(answer.problem).replace(f"({left:g} s)", f"({timeout:g} s)")
         raise LookupFailed(f"Could not list Alert24's changes: {problem}; {WITHOUT}.")
     if not 200 <= answer.status < 300:
-        raise LookupFailed(refusal(answer))
+        raise LookupFailed(refusal(answer), answer.status)
     try:
         document = json.loads(answer.text)
     except (ValueError, RecursionError):  # nested past Python's limit: not a list of changes
@@ -130,7 +140,8 @@ def read_page(
     if not isinstance(data, list) or not isinstance(meta, dict):
         raise LookupFailed(
             f"Alert24's list of changes is not of the documented shape {{data, meta}}{rid(answer)}"
-            f": {WITHOUT}."
+            f": {WITHOUT}.",
+            answer.status,
         )
     more = len(data) > 0 and (
         meta["has_more"] is True
@@ -143,7 +154,9 @@ def read_page(
 def refusal(answer: Answer) -> str:
     why = alert24_error(answer.text)
     said = f"HTTP {answer.status}" + (f" {printable(why)}" if why else "") + rid(answer)
-    if answer.status == 403:
+    if answer.status == 401:
+        hint = "Alert24 refused ALERT24_API_KEY"
+    elif answer.status == 403:
         hint = "The key lacks read access to changes (the 'write' scope includes it)"
     elif answer.status == 404:
         hint = "Check SERVICE_ID and ALERT24_BASE_URL"

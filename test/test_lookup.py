@@ -7,9 +7,14 @@ The histories, the seeded changes and the runs are made as test_went_out.py make
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from test_went_out import deploy, linear, listed_shas, log, posted, previous
 
-from conftest import BRANCH_BUILD, run_pipe
+from alert24_server import alert24_error
+from conftest import API_KEY, BRANCH_BUILD, Run, run_pipe
+from previous import LookupFailed, Mine, find_previous
 
 __all__ = ["linear"]  # a fixture: imported to be used here
 
@@ -55,3 +60,77 @@ def test_another_steps_change_for_another_commit_is_the_previous_deployment(env,
     assert listed_shas(posted(server)["description"]) == [
         s[:8] for s in log(repo, f"{shas[33]}..{shas[35]}")
     ], run.output
+
+
+# A dry run tells whether Alert24 takes the key ------------------------------------------------
+
+DRY_RUN_DONE = "✔ Dry run: the change above was not sent to Alert24."
+WRONG_KEY = "ak_live_" + "x" * 32
+
+
+def last_line(run: Run) -> str:
+    """The ✔ or ✖ line, without the toolkit's colours."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", run.stdout.rstrip().splitlines()[-1])
+
+
+def test_a_dry_run_whose_key_alert24_refuses_warns_of_it(env, server, linear):
+    repo, shas = linear
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true", ALERT24_API_KEY=WRONG_KEY))
+    assert run.returncode == 0, run.output
+    assert "WARNING: Could not list Alert24's changes: HTTP 401" in run.output, run.output
+
+
+def test_a_dry_run_whose_key_alert24_refuses_says_so_in_its_last_line(env, server, linear):
+    repo, shas = linear
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true", ALERT24_API_KEY=WRONG_KEY))
+    assert last_line(run).startswith(
+        f"{DRY_RUN_DONE} Alert24 refused ALERT24_API_KEY (HTTP 401): a real run would fail. "
+        "Check that ALERT24_API_KEY holds a current key"
+    ), run.output
+
+
+def test_a_dry_run_whose_key_lacks_the_scope_says_it_needs_the_write_scope(env, server, linear):
+    repo, shas = linear
+    server.can_read = False
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
+    assert "WARNING: Could not list Alert24's changes: HTTP 403" in run.output, run.output
+    assert last_line(run).startswith(
+        f"{DRY_RUN_DONE} Alert24 refused ALERT24_API_KEY (HTTP 403): a real run would fail. "
+        "The key needs the 'write' scope"
+    ), run.output
+
+
+def test_a_dry_run_whose_look_up_fails_otherwise_says_it_in_one_info_line(env, server, linear):
+    repo, shas = linear
+    server.script_lists(alert24_error(500, "server_error", "Unexpected error"))
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
+    assert "INFO: Could not list Alert24's changes: HTTP 500" in run.output, run.output
+    assert last_line(run) == DRY_RUN_DONE, run.output
+
+
+# The look-up in-process: what LookupFailed carries -----------------------------------------------
+
+MINE = Mine("acme/shop", "production", source="bitbucket-pipelines")
+
+
+def look_up(base_url: str, *, api_key: str = API_KEY, timeout: float = 5) -> LookupFailed:
+    with pytest.raises(LookupFailed) as failed:
+        find_previous(base_url, MINE, api_key=api_key, user_agent="test", timeout=timeout)
+    return failed.value
+
+
+def test_a_refused_key_comes_back_as_its_status(server):
+    refused = look_up(server.url, api_key=WRONG_KEY)
+    assert (refused.status, refused.key_refused) == (401, True)
+
+
+def test_a_key_without_read_access_comes_back_as_its_status(server):
+    server.can_read = False
+    refused = look_up(server.url)
+    assert (refused.status, refused.key_refused) == (403, True)
+
+
+def test_a_server_error_is_no_refusal_of_the_key(server):
+    server.script_lists(alert24_error(500, "server_error", "Unexpected error"))
+    failed = look_up(server.url)
+    assert (failed.status, failed.key_refused) == (500, False)
