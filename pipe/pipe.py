@@ -287,12 +287,15 @@ class TrackDeployment(Pipe):
                 self.log_info(str(why))
             return None
         if not found:
-            self.log_info(f"Alert24 holds no earlier deployment to {printable(mine.environment)}.")
+            self.log_info(
+                f"Alert24 holds no earlier deployment of {mine.deployed()}: no commits listed."
+            )
             return None
+        changes = "1 change" if found.looked_at == 1 else f"{found.looked_at} changes"
         self.log_debug(
             f"The previous deployment is change {printable(found.change_id)} (commit "
             f"{found.commit}, created {printable(found.created_at)}), found on page {found.page} "
-            f"of Alert24's list after {found.looked_at} changes."
+            f"of Alert24's list after {changes}."
         )
         return found.commit
 

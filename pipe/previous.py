@@ -2,8 +2,8 @@
 
 Alert24 lists changes, but does not document which filters its list honours, nor its order, nor
 its items' fields; so the list is asked for with filters and filtered here again whatever came
-back. One attempt per page, no retries, all pages within one TIMEOUT: the lookup is a nicety,
-and the change must never wait long for it.
+back. Up to three GETs (pages of 100 changes), none retried, all of them within one TIMEOUT: the
+look-up is a nicety, and the change must never wait long for it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ class Mine(NamedTuple):
     commit_sha: str | None = None  # the commit this step deploys
     pipeline_run: str | None = None  # `bitbucket:{pipeline uuid}:`, every step's external_id
 
+    def deployed(self) -> str:
+        """What is looked for, in the user's words: `acme/shop (service svc-1) to production`."""
+        service = f" (service {printable(self.service_id)})" if self.service_id else ""
+        return f"{printable(self.repo_full_name)}{service} to {printable(self.environment)}"
+
 
 class Previous(NamedTuple):
     commit: str
@@ -73,13 +78,16 @@ def find_previous(
         params["source"] = mine.source
     deadline = time.monotonic() + timeout
     best: Previous | None = None
-    looked_at = 0
+    looked_at, more = 0, False
     for page in range(1, PAGES + 1):
         left, offset = deadline - time.monotonic(), (page - 1) * PAGE
         if left <= 0:
             if best:
                 return best  # the pages read hold one; later pages would be older
-            raise LookupFailed(f"Alert24 did not list its changes within TIMEOUT: {WITHOUT}.")
+            raise LookupFailed(
+                f"Alert24 did not list enough of its changes within TIMEOUT ({timeout:g} s) to "
+                f"find the previous deployment: {WITHOUT}."
+            )
         log.debug(
             "Looking up the previous deployment: GET %s (page %d, %s)",
             printable(without_password(url)),
@@ -111,6 +119,12 @@ def find_previous(
                 return best
         if not more:
             break
+    if best is None and more:
+        raise LookupFailed(
+            f"None of Alert24's latest {PAGES * PAGE} changes is an earlier deployment of "
+            f"{mine.deployed()}, and the look-up reads no further: {WITHOUT}. Set "
+            "PREVIOUS_COMMIT to the commit deployed before to list them."
+        )
     return best
 
 

@@ -108,6 +108,33 @@ def test_a_dry_run_whose_look_up_fails_otherwise_says_it_in_one_info_line(env, s
     assert last_line(run) == DRY_RUN_DONE, run.output
 
 
+# What the lines say ----------------------------------------------------------------------------
+
+
+def test_no_earlier_deployment_names_the_repository(env, server, linear):
+    repo, shas = linear
+    run = run_pipe(deploy(env, repo, shas[31]))
+    assert (
+        "Alert24 holds no earlier deployment of acme/shop to production: no commits listed."
+    ) in run.output
+
+
+def test_no_earlier_deployment_names_the_service(env, server, linear):
+    repo, shas = linear
+    run = run_pipe(deploy(env, repo, shas[31], SERVICE_ID="svc-1"))
+    assert (
+        "Alert24 holds no earlier deployment of acme/shop (service svc-1) to production: "
+        "no commits listed."
+    ) in run.output
+
+
+def test_one_change_read_is_one_change(env, server, linear):
+    repo, shas = linear
+    server.seed(previous(shas[30]))
+    run = run_pipe(deploy(env, repo, shas[31], DEBUG="true"))
+    assert "found on page 1 of Alert24's list after 1 change." in run.output, run.output
+
+
 # The look-up in-process: what LookupFailed carries -----------------------------------------------
 
 MINE = Mine("acme/shop", "production", source="bitbucket-pipelines")
@@ -134,3 +161,14 @@ def test_a_server_error_is_no_refusal_of_the_key(server):
     server.script_lists(alert24_error(500, "server_error", "Unexpected error"))
     failed = look_up(server.url)
     assert (failed.status, failed.key_refused) == (500, False)
+
+
+def test_none_in_three_pages_says_the_look_up_read_no_further(env, server, linear):
+    repo, shas = linear
+    server.seed(previous(shas[30]))
+    server.seed(*(previous(shas[0], change_type="other") for _ in range(300)))
+    run = run_pipe(deploy(env, repo, shas[31]))
+    assert (
+        "None of Alert24's latest 300 changes is an earlier deployment of acme/shop to "
+        "production, and the look-up reads no further"
+    ) in run.output
