@@ -104,7 +104,7 @@ def find_previous(
             body_limit=LIST_BODY_LIMIT,
         )
         try:
-            items, more = read_page(answer, offset, timeout, left)
+            items, more = read_page(answer, offset, timeout, deadline)
         except LookupFailed:
             if best:
                 return best  # the newest of the pages read: better than none
@@ -135,14 +135,13 @@ def list_url(base_url: str, service_id: str | None) -> str:
 
 
 def read_page(
-    answer: Answer, offset: int, timeout: float, left: float
+    answer: Answer, offset: int, timeout: float, deadline: float
 ) -> tuple[list[dict[str, Any]], bool]:
     """The page's changes, and whether more follow (by has_more, else by total); LookupFailed
     for anything else."""
     if answer.status is None:
-        # The attempt had what was left of TIMEOUT; the user knows TIMEOUT itself.
-        problem = str(answer.problem).replace(f"({left:g} s)", f"({timeout:g} s)")
-        raise LookupFailed(f"Could not list Alert24's changes: {problem}; {WITHOUT}.")
+        why = unanswered(answer, timeout, deadline)
+        raise LookupFailed(f"Could not list Alert24's changes: {why}; {WITHOUT}.")
     if not 200 <= answer.status < 300:
         raise LookupFailed(refusal(answer), answer.status)
     try:
@@ -163,6 +162,16 @@ def read_page(
         else isinstance(meta.get("total"), int) and meta["total"] > offset + len(data)
     )
     return [item for item in data if isinstance(item, dict)], more
+
+
+def unanswered(answer: Answer, timeout: float, deadline: float) -> str:
+    """Why no answer came. An attempt cut off at the look-up's deadline had what was left of
+    TIMEOUT, a number the user never set: the line names TIMEOUT's own."""
+    if time.monotonic() < deadline:
+        return str(answer.problem)  # refused, unresolved, TLS...: it names no seconds
+    if answer.outcome_unknown:  # out of time after the request was sent
+        return f"no answer within TIMEOUT ({timeout:g} s)"
+    return f"could not connect within TIMEOUT ({timeout:g} s)"
 
 
 def refusal(answer: Answer) -> str:

@@ -8,11 +8,12 @@ The histories, the seeded changes and the runs are made as test_went_out.py make
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 from test_went_out import deploy, linear, listed_shas, log, posted, previous
 
-from alert24_server import alert24_error
+from alert24_server import alert24_error, contract, delay
 from conftest import API_KEY, BRANCH_BUILD, Run, run_pipe
 from previous import LookupFailed, Mine, find_previous
 
@@ -161,6 +162,22 @@ def test_a_server_error_is_no_refusal_of_the_key(server):
     server.script_lists(alert24_error(500, "server_error", "Unexpected error"))
     failed = look_up(server.url)
     assert (failed.status, failed.key_refused) == (500, False)
+
+
+def test_a_later_page_without_an_answer_names_timeout_not_what_was_left_of_it(server):
+    server.seed(*(previous("0" * 40, change_type="other") for _ in range(150)))
+    server.script_lists(delay(1.5, contract), delay(20))  # page 2 gets what is left: ~0.5 s
+    failed = look_up(server.url, timeout=2)
+    assert "Could not list Alert24's changes: no answer within TIMEOUT (2 s);" in str(failed)
+    assert failed.status is None
+
+
+def test_a_connection_that_never_finishes_its_handshake_names_timeout():
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # never accepts, never answers TLS
+        failed = look_up(f"https://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+    assert "Could not list Alert24's changes: could not connect within TIMEOUT (0.5 s);" in str(
+        failed
+    )
 
 
 def test_none_in_three_pages_says_the_look_up_read_no_further(env, server, linear):
