@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 
 from bitbucket_pipes_toolkit import Pipe, fail, success
 
-from alert24 import ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
-from change import build_change
+from alert24 import HINTS, ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
+from change import build_change, external_id
 from clone import Checkout, Clone, CloneUnreadable
 from context import BitbucketContext, UnreadableContext
 from outgoing import WentOut, read_went_out, receipt_fields, reported
@@ -159,6 +159,9 @@ class ConfigurationError(Exception):
 
 
 class TrackDeployment(Pipe):
+    # Set when the look-up's GET was refused the key (401, 403): a dry run's last line says so.
+    key_refusal: LookupFailed | None = None
+
     def validate(self) -> dict[str, Any]:
         return self.validator.read(self.env)
 
@@ -265,6 +268,8 @@ class TrackDeployment(Pipe):
             change.get("service_id"),
             change.get("source"),
             change.get("external_id"),
+            change.get("commit_sha"),
+            pipeline_run(context),
         )
         timeout = self.get_variable("TIMEOUT")
         try:
@@ -276,15 +281,22 @@ class TrackDeployment(Pipe):
                 timeout=timeout,
             )
         except LookupFailed as why:
-            self.log_info(str(why))
+            if why.key_refused:
+                self.key_refusal = why
+                self.log_warning(str(why))
+            else:
+                self.log_info(str(why))
             return None
         if not found:
-            self.log_info(f"Alert24 holds no earlier deployment to {printable(mine.environment)}.")
+            self.log_info(
+                f"Alert24 holds no earlier deployment of {mine.deployed()}: no commits listed."
+            )
             return None
+        changes = "1 change" if found.looked_at == 1 else f"{found.looked_at} changes"
         self.log_debug(
             f"The previous deployment is change {printable(found.change_id)} (commit "
             f"{found.commit}, created {printable(found.created_at)}), found on page {found.page} "
-            f"of Alert24's list after {found.looked_at} changes."
+            f"of Alert24's list after {changes}."
         )
         return found.commit
 
@@ -359,7 +371,14 @@ class TrackDeployment(Pipe):
             for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
         )
         say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
-        succeed("Dry run: the change above was not sent to Alert24.")
+        refused = self.key_refusal
+        verdict = (
+            f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would fail. "
+            f"{HINTS[refused.status].rstrip('.')}."
+            if refused
+            else ""
+        )
+        succeed(f"Dry run: the change above was not sent to Alert24.{verdict}")
 
     def report(
         self,
@@ -400,6 +419,12 @@ def history_ends_at(clone: Clone, commit: str) -> bool:
         return commit in clone.cut()
     except CloneUnreadable:
         return False  # reading the commits says why, in its own line
+
+
+def pipeline_run(context: BitbucketContext) -> str | None:
+    """What the default external_id of every step of this pipeline run starts with."""
+    this_step = external_id(context)
+    return this_step.rpartition(":")[0] + ":" if this_step else None
 
 
 def recorded(delivery: Delivery) -> str:

@@ -2,8 +2,8 @@
 
 Alert24 lists changes, but does not document which filters its list honours, nor its order, nor
 its items' fields; so the list is asked for with filters and filtered here again whatever came
-back. One attempt per page, no retries, all pages within one TIMEOUT: the lookup is a nicety,
-and the change must never wait long for it.
+back. Up to three GETs (pages of 100 changes), none retried, all of them within one TIMEOUT: the
+look-up is a nicety, and the change must never wait long for it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ PAGE = 100  # the most Alert24 lists at once
 PAGES = 3
 LIST_BODY_LIMIT = 8 * 1024 * 1024  # 100 changes, each with a long description, fit with room
 COUNTED = frozenset({"deployment", "rollback"})
+KEY_REFUSED = frozenset({401, 403})  # the key itself: a change posted with it is refused too
 WITHOUT = "the commits since the previous deployment are not listed"
 
 
@@ -37,6 +38,13 @@ class Mine(NamedTuple):
     service_id: str | None = None
     source: str | None = None
     external_id: str | None = None  # this step's own: a retried step must not find itself
+    commit_sha: str | None = None  # the commit this step deploys
+    pipeline_run: str | None = None  # `bitbucket:{pipeline uuid}:`, every step's external_id
+
+    def deployed(self) -> str:
+        """What is looked for, in the user's words: `acme/shop (service svc-1) to production`."""
+        service = f" (service {printable(self.service_id)})" if self.service_id else ""
+        return f"{printable(self.repo_full_name)}{service} to {printable(self.environment)}"
 
 
 class Previous(NamedTuple):
@@ -48,7 +56,16 @@ class Previous(NamedTuple):
 
 
 class LookupFailed(Exception):
-    """The lookup failed; the message is the one info line that says why."""
+    """The look-up failed: str() is the one line that says why; `status` is Alert24's HTTP
+    status, when it answered one, for the caller to tell what else that means."""
+
+    def __init__(self, why: str, status: int | None = None):
+        super().__init__(why)
+        self.status = status
+
+    @property
+    def key_refused(self) -> bool:
+        return self.status in KEY_REFUSED
 
 
 def find_previous(
@@ -61,13 +78,16 @@ def find_previous(
         params["source"] = mine.source
     deadline = time.monotonic() + timeout
     best: Previous | None = None
-    looked_at = 0
+    looked_at, more = 0, False
     for page in range(1, PAGES + 1):
         left, offset = deadline - time.monotonic(), (page - 1) * PAGE
         if left <= 0:
             if best:
                 return best  # the pages read hold one; later pages would be older
-            raise LookupFailed(f"Alert24 did not list its changes within TIMEOUT: {WITHOUT}.")
+            raise LookupFailed(
+                f"Alert24 did not list enough of its changes within TIMEOUT ({timeout:g} s) to "
+                f"find the previous deployment: {WITHOUT}."
+            )
         log.debug(
             "Looking up the previous deployment: GET %s (page %d, %s)",
             printable(without_password(url)),
@@ -84,7 +104,7 @@ def find_previous(
             body_limit=LIST_BODY_LIMIT,
         )
         try:
-            items, more = read_page(answer, offset, timeout, left)
+            items, more = read_page(answer, offset, timeout, deadline)
         except LookupFailed:
             if best:
                 return best  # the newest of the pages read: better than none
@@ -99,6 +119,12 @@ def find_previous(
                 return best
         if not more:
             break
+    if best is None and more:
+        raise LookupFailed(
+            f"None of Alert24's latest {PAGES * PAGE} changes is an earlier deployment of "
+            f"{mine.deployed()}, and the look-up reads no further: {WITHOUT}. Set "
+            "PREVIOUS_COMMIT to the commit deployed before to list them."
+        )
     return best
 
 
@@ -109,16 +135,15 @@ def list_url(base_url: str, service_id: str | None) -> str:
 
 
 def read_page(
-    answer: Answer, offset: int, timeout: float, left: float
+    answer: Answer, offset: int, timeout: float, deadline: float
 ) -> tuple[list[dict[str, Any]], bool]:
     """The page's changes, and whether more follow (by has_more, else by total); LookupFailed
     for anything else."""
     if answer.status is None:
-        # The attempt had what was left of TIMEOUT; the user knows TIMEOUT itself.
-        problem = str(answer.problem).replace(f"({left:g} s)", f"({timeout:g} s)")
-        raise LookupFailed(f"Could not list Alert24's changes: {problem}; {WITHOUT}.")
+        why = unanswered(answer, timeout, deadline)
+        raise LookupFailed(f"Could not list Alert24's changes: {why}; {WITHOUT}.")
     if not 200 <= answer.status < 300:
-        raise LookupFailed(refusal(answer))
+        raise LookupFailed(refusal(answer), answer.status)
     try:
         document = json.loads(answer.text)
     except (ValueError, RecursionError):  # nested past Python's limit: not a list of changes
@@ -128,7 +153,8 @@ def read_page(
     if not isinstance(data, list) or not isinstance(meta, dict):
         raise LookupFailed(
             f"Alert24's list of changes is not of the documented shape {{data, meta}}{rid(answer)}"
-            f": {WITHOUT}."
+            f": {WITHOUT}.",
+            answer.status,
         )
     more = len(data) > 0 and (
         meta["has_more"] is True
@@ -138,10 +164,22 @@ def read_page(
     return [item for item in data if isinstance(item, dict)], more
 
 
+def unanswered(answer: Answer, timeout: float, deadline: float) -> str:
+    """Why no answer came. An attempt cut off at the look-up's deadline had what was left of
+    TIMEOUT, a number the user never set: the line names TIMEOUT's own."""
+    if time.monotonic() < deadline:
+        return str(answer.problem)  # refused, unresolved, TLS...: it names no seconds
+    if answer.outcome_unknown:  # out of time after the request was sent
+        return f"no answer within TIMEOUT ({timeout:g} s)"
+    return f"could not connect within TIMEOUT ({timeout:g} s)"
+
+
 def refusal(answer: Answer) -> str:
     why = alert24_error(answer.text)
     said = f"HTTP {answer.status}" + (f" {printable(why)}" if why else "") + rid(answer)
-    if answer.status == 403:
+    if answer.status == 401:
+        hint = "Alert24 refused ALERT24_API_KEY"
+    elif answer.status == 403:
         hint = "The key lacks read access to changes (the 'write' scope includes it)"
     elif answer.status == 404:
         hint = "Check SERVICE_ID and ALERT24_BASE_URL"
@@ -170,10 +208,23 @@ def candidates(items: Iterable[Mapping[str, Any]], mine: Mine) -> list[Mapping[s
             and text(item, "commit_sha")
             and not (isinstance(tags, list) and "failed" in tags)
             and not (mine.external_id and text(item, "external_id") == mine.external_id)
+            and not sibling(item, mine)
         ):
             continue
         kept.append(item)
     return kept
+
+
+def sibling(item: Mapping[str, Any], mine: Mine) -> bool:
+    """Recorded by another step of this pipeline run for this same commit: a monorepo that
+    deploys several services from one commit, one step each, makes one deployment, not a
+    redeploy. Another step's change for another commit (COMMIT_SHA) did go out before."""
+    if not (mine.pipeline_run and mine.commit_sha):
+        return False
+    return (
+        text(item, "external_id").startswith(mine.pipeline_run)
+        and text(item, "commit_sha").lower() == mine.commit_sha.lower()
+    )
 
 
 def text(item: Mapping[str, Any], field: str, default: str = "") -> str:

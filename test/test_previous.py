@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from previous import Mine, candidates, newest, newest_first
 
-MINE = Mine("acme/shop", "production", None, "bitbucket-pipelines", "bitbucket:p:s")
+MINE = Mine(
+    "acme/shop",
+    "production",
+    source="bitbucket-pipelines",
+    external_id="bitbucket:p:s",
+    commit_sha="c" * 40,
+    pipeline_run="bitbucket:p:",
+)
 HOME = "https://bitbucket.org/acme/shop/pipelines/results/"
 
 
@@ -63,6 +70,27 @@ def test_with_a_service_only_that_services_changes_count():
     mine = MINE._replace(service_id="svc_1")
     assert candidates([change(service_id="svc_2"), change()], mine) == []
     assert candidates([change(service_id="svc_1")], mine)
+
+
+def test_another_step_of_this_pipeline_run_for_this_commit_is_a_sibling_not_a_predecessor():
+    assert candidates([change(external_id="bitbucket:p:s2", commit_sha="c" * 40)], MINE) == []
+
+
+def test_a_sibling_is_known_by_its_commit_in_any_case():
+    assert candidates([change(external_id="bitbucket:p:s2", commit_sha="C" * 40)], MINE) == []
+
+
+def test_another_step_of_this_pipeline_run_for_another_commit_counts():
+    assert candidates([change(external_id="bitbucket:p:s2", commit_sha="d" * 40)], MINE)
+
+
+def test_another_pipeline_runs_change_for_this_commit_counts():
+    assert candidates([change(external_id="bitbucket:q:s2", commit_sha="c" * 40)], MINE)
+
+
+def test_without_a_pipeline_run_no_change_is_a_sibling():
+    mine = MINE._replace(pipeline_run=None)
+    assert candidates([change(external_id="bitbucket:p:s2", commit_sha="c" * 40)], mine)
 
 
 def test_the_newest_by_creation_time():
