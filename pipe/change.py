@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jira
 import outgoing
 from checkout import Checkout
 from context import BitbucketContext
@@ -78,7 +79,7 @@ def build_change(
         "external_id": given.get("EXTERNAL_ID") or external_id(context),
         "tags": change_tags(
             branch or context.tag,
-            [*(given.get("TAGS") or ()), *(outgoing.jira_keys(went_out) if went_out else ())],
+            [*(given.get("TAGS") or ()), *issue_keys(given, branch, went_out)],
             failed,
         ),
     }
@@ -107,6 +108,13 @@ def description(
         return given
     listed = outgoing.description(went_out, environment, context.repo_full_name)
     return f"{given}\n\n{listed}" if given else listed
+
+
+def issue_keys(given: Mapping[str, Any], branch: str | None, went_out: WentOut | None) -> list[str]:
+    """The Jira keys of the deployed branch's name, then of the commits that went out."""
+    messages = [commit.message for commit in went_out.commits] if went_out else []
+    projects = jira.project_keys(given.get("JIRA_PROJECT_KEYS") or ())
+    return jira.issue_keys(branch, messages, projects)
 
 
 def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:

@@ -10,12 +10,14 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import jira
+
 if TYPE_CHECKING:
     from checkout import Commit
 
 SHOWN = 30  # lines of commits in the description; then "... and N more"
-JIRA_KEYS = 20
-JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9]+-[1-9][0-9]*\b")
+JIRA_KEYS = jira.MOST
+JIRA_KEY = jira.KEY
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 DEEPEN = "set `clone: depth: full` to list them all"
 
@@ -48,10 +50,10 @@ def read_went_out(directory: str, previous: str, current: str) -> WentOut:
     return WentOut(ROLLBACK, previous, current, backward.commits, backward.complete)
 
 
-def jira_keys(went_out: WentOut) -> list[str]:
-    """Issue keys in the messages of the commits listed, newest first, each once, at most 20."""
-    found = (key.upper() for c in went_out.commits for key in JIRA_KEY.findall(c.message))
-    return list(dict.fromkeys(found))[:JIRA_KEYS]
+def jira_keys(went_out: WentOut, projects: Sequence[str] = ()) -> list[str]:
+    """Issue keys in the messages of the commits listed, newest first, each once, at most 20
+    (the rules are jira.py's)."""
+    return jira.issue_keys(None, (commit.message for commit in went_out.commits), projects)
 
 
 def summary(went_out: WentOut, name: str) -> str | None:

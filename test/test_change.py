@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from alert24_server import problem_with_change
 from change import DOCUMENTED_FIELDS, build_change, change_tags, default_summary
-from checkout import Checkout
+from checkout import Checkout, Commit
 from context import BitbucketContext
+from outgoing import FORWARD, WentOut
 
 FIELD_OF = {
     "SUMMARY": "summary",
@@ -120,3 +121,40 @@ def test_the_checkout_of_another_commit_is_not_used():
     body = build_change({}, context, checkout)
     assert "commit_message" not in body
     assert "changed_by" not in body
+
+
+# Jira keys -----------------------------------------------------------------------------------
+
+BUILD = BitbucketContext(repo_slug="shop", repo_full_name="acme/shop", build_number="7")
+
+
+def went_out(*messages: str) -> WentOut:
+    commits = [Commit(f"{n:040x}", m.splitlines()[0], "Ann", m) for n, m in enumerate(messages)]
+    return WentOut(FORWARD, "9" * 40, "a" * 40, commits)
+
+
+def test_the_branch_names_key_is_tagged_when_no_commits_are_listed():
+    context = BUILD._replace(branch="feature/PAY-123-card-form")
+    assert build_change({}, context, None)["tags"] == [
+        "bitbucket",
+        "feature/PAY-123-card-form",
+        "PAY-123",
+    ]
+
+
+def test_the_branch_names_keys_come_before_the_commits_and_after_the_users_tags():
+    context = BUILD._replace(branch="feature/PAY-123-card-form")
+    body = build_change({"TAGS": ["web"]}, context, None, went_out("OPS-7 Fix", "PAY-123 Form"))
+    assert body["tags"] == ["bitbucket", "feature/PAY-123-card-form", "web", "PAY-123", "OPS-7"]
+
+
+def test_words_that_look_like_keys_are_not_tagged():
+    body = build_change({}, BUILD, None, went_out("PAY-12 UTF-8, ISO-8859-1, SHA-256, RFC-2119"))
+    assert body["tags"] == ["bitbucket", "PAY-12"]
+
+
+def test_only_the_keys_of_the_projects_listed_are_tagged():
+    body = build_change(
+        {"JIRA_PROJECT_KEYS": ["shop"]}, BUILD, None, went_out("PAY-12 SHOP-3 OPS-1")
+    )
+    assert body["tags"] == ["bitbucket", "SHOP-3"]
