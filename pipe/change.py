@@ -12,6 +12,7 @@ from typing import Any
 
 import jira
 import outgoing
+import sizes
 from checkout import Checkout
 from context import BitbucketContext
 from outgoing import WentOut
@@ -63,10 +64,16 @@ def build_change(
         "change_type": given.get("CHANGE_TYPE")
         or (went_out and outgoing.change_type(went_out))
         or "deployment",
-        "description": description(given.get("DESCRIPTION"), went_out, environment, context),
+        "description": sizes.cut(
+            description(given.get("DESCRIPTION"), went_out, environment, context) or "",
+            sizes.DESCRIPTION,
+        ),
         "source": given.get("SOURCE"),
         "commit_sha": commit_sha,
-        "commit_message": given.get("COMMIT_MESSAGE") or (checkout and checkout.message),
+        "commit_message": sizes.cut(
+            given.get("COMMIT_MESSAGE") or (checkout and checkout.message) or "",
+            sizes.COMMIT_MESSAGE,
+        ),
         "branch": branch,
         "pr_number": pr_number,
         "pr_url": given.get("PR_URL") or pull_request_url(context, pr_number),

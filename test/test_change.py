@@ -7,6 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+import sizes
 from alert24_server import problem_with_change
 from change import DOCUMENTED_FIELDS, build_change, change_tags, default_summary
 from checkout import Checkout, Commit
@@ -64,12 +65,17 @@ def test_the_body_is_json_of_documented_fields_with_no_null_or_empty_value(
     assert body["summary"]
 
 
+CUT_AT = {"COMMIT_MESSAGE": sizes.COMMIT_MESSAGE, "DESCRIPTION": sizes.DESCRIPTION}
+
+
 @given(variables, contexts, checkouts)
-def test_every_value_the_user_gives_arrives_unchanged(given_, context, checkout):
+def test_every_value_the_user_gives_arrives_unchanged_but_long_text_cut(given_, context, checkout):
     body = build_change(given_, context, checkout)
     for variable, field in FIELD_OF.items():
         if variable == "SUMMARY" and given_.get(variable) and context.step_failed:
             assert body[field] == f"Failed: {given_[variable]}"  # a recorded failure says so
+        elif given_.get(variable) and variable in CUT_AT:
+            assert body[field] == sizes.cut(given_[variable], CUT_AT[variable])
         elif given_.get(variable):
             assert body[field] == given_[variable]
     for tag in given_.get("TAGS", []):
@@ -123,9 +129,38 @@ def test_the_checkout_of_another_commit_is_not_used():
     assert "changed_by" not in body
 
 
-# Jira keys -----------------------------------------------------------------------------------
+# Long text, cut to its size ------------------------------------------------------------------
 
 BUILD = BitbucketContext(repo_slug="shop", repo_full_name="acme/shop", build_number="7")
+
+
+def checkout_of(message: str) -> Checkout:
+    return Checkout("a" * 40, "main", "Ann", "ann@example.com", message)
+
+
+def test_a_long_commit_message_is_cut_to_four_thousand_characters_with_a_marker():
+    body = build_change({}, BUILD, checkout_of("Squash\n" + "x" * 192_000))
+    assert len(body["commit_message"]) == 4_000
+    assert body["commit_message"].startswith("Squash\nxxx")
+    assert body["commit_message"].endswith("more characters]")
+
+
+def test_a_long_commit_message_given_is_cut_as_the_commits_is():
+    body = build_change({"COMMIT_MESSAGE": "y" * 5_000}, BUILD, None)
+    assert body["commit_message"].endswith("… [cut: 1,030 more characters]")
+
+
+def test_a_long_description_given_is_cut_to_eight_thousand_characters():
+    body = build_change({"DESCRIPTION": "z" * 9_000}, BUILD, None)
+    assert len(body["description"]) == 8_000
+    assert body["description"].endswith("… [cut: 1,030 more characters]")
+
+
+def test_a_description_that_fits_is_sent_whole():
+    assert build_change({"DESCRIPTION": "z" * 8_000}, BUILD, None)["description"] == "z" * 8_000
+
+
+# Jira keys -----------------------------------------------------------------------------------
 
 
 def went_out(*messages: str) -> WentOut:

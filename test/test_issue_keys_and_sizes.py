@@ -27,6 +27,21 @@ def posted(server: Alert24Server) -> dict:
     return server.received[0].json
 
 
+def test_a_192_kb_commit_message_arrives_cut_with_a_marker_and_the_change_is_recorded(
+    env, server, tmp_path
+):
+    message = "Squash of 900 commits\n\n" + "* a line of the squashed log\n" * 6_860
+    assert len(message) > 192_000
+    (sha,) = repository(tmp_path, message)
+    run = run_pipe({**env, "BITBUCKET_CLONE_DIR": str(tmp_path), "BITBUCKET_COMMIT": sha})
+    assert run.returncode == 0, run.output
+    assert "Recorded change" in run.stdout, run.output
+    sent = posted(server)["commit_message"]
+    assert len(sent) == 4_000
+    assert sent.startswith("Squash of 900 commits\n\n* a line")
+    assert sent.endswith(f"… [cut: {len(message.rstrip()) - 3_968:,} more characters]")
+
+
 def test_the_deployed_branchs_jira_key_is_tagged_when_no_commits_are_listed(env, server):
     run = run_pipe({**env, "BITBUCKET_BRANCH": "feature/PAY-123-card-form"})
     assert run.returncode == 0, run.output
