@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jira
 import outgoing
+import sizes
 from clone import Checkout
 from context import BitbucketContext
 from outgoing import WentOut
@@ -64,10 +66,16 @@ def build_change(
         "change_type": given.get("CHANGE_TYPE")
         or (went_out and outgoing.change_type(went_out))
         or "deployment",
-        "description": description(given.get("DESCRIPTION"), went_out, environment, context),
+        "description": sizes.cut(
+            description(given.get("DESCRIPTION"), went_out, environment, context) or "",
+            sizes.DESCRIPTION,
+        ),
         "source": given.get("SOURCE"),
         "commit_sha": commit_sha,
-        "commit_message": given.get("COMMIT_MESSAGE") or (checkout and checkout.message),
+        "commit_message": sizes.cut(
+            given.get("COMMIT_MESSAGE") or (checkout and checkout.message) or "",
+            sizes.COMMIT_MESSAGE,
+        ),
         "branch": branch,
         "pr_number": pr_number,
         "pr_url": given.get("PR_URL") or pull_request_url(context, pr_number),
@@ -80,7 +88,7 @@ def build_change(
         "external_id": given.get("EXTERNAL_ID") or external_id(context),
         "tags": change_tags(
             branch or context.tag,
-            [*(given.get("TAGS") or ()), *(outgoing.jira_keys(went_out) if went_out else ())],
+            [*(given.get("TAGS") or ()), *issue_keys(given, branch, went_out)],
             failed,
         ),
     }
@@ -111,6 +119,13 @@ def description(
         went_out, environment, context.repo_full_name, context.step_failed
     )
     return f"{given}\n\n{listed}" if given else listed
+
+
+def issue_keys(given: Mapping[str, Any], branch: str | None, went_out: WentOut | None) -> list[str]:
+    """The Jira keys of the deployed branch's name, then of the commits that went out."""
+    messages = [commit.message for commit in went_out.commits] if went_out else []
+    projects = jira.project_keys(given.get("JIRA_PROJECT_KEYS") or ())
+    return jira.issue_keys(branch, messages, projects)
 
 
 def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:

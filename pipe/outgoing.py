@@ -20,11 +20,13 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import jira
+import sizes
 from clone import RANGE_LIMIT, Clone, Commit
 
 SHOWN = 30  # lines of commits in the description; then "... and N more"
-JIRA_KEYS = 20
-JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9]+-[1-9][0-9]*\b")
+JIRA_KEYS = jira.MOST
+JIRA_KEY = jira.KEY
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 SKEW = 10 * 60  # seconds of clock skew allowed between the machines that made the commits
 DEEPEN = "set `clone: depth: full` to list them exactly"
@@ -97,10 +99,10 @@ def side(clone: Clone, base: str, listed: list[Commit], descendants: set[str]) -
     return Side(proven, unplaced, complete)
 
 
-def jira_keys(went_out: WentOut) -> list[str]:
-    """Issue keys in the messages of the commits listed, newest first, each once, at most 20."""
-    found = (key.upper() for c in went_out.commits for key in JIRA_KEY.findall(c.message))
-    return list(dict.fromkeys(found))[:JIRA_KEYS]
+def jira_keys(went_out: WentOut, projects: Sequence[str] = ()) -> list[str]:
+    """Issue keys in the messages of the commits listed, newest first, each once, at most 20
+    (the rules are jira.py's)."""
+    return jira.issue_keys(None, (commit.message for commit in went_out.commits), projects)
 
 
 def summary(went_out: WentOut, name: str, failed: bool = False) -> str | None:
@@ -177,7 +179,7 @@ def more(count: int) -> str:
 
 
 def commit_line(commit: Commit) -> str:
-    return f"{commit.sha[:8]} {commit.subject} ({commit.author_name})"
+    return f"{commit.sha[:8]} {sizes.cut(commit.subject, sizes.SUBJECT)} ({commit.author_name})"
 
 
 def commit_url(repo_full_name: str, sha: str) -> str:

@@ -41,6 +41,7 @@ from alert24 import HINTS, ChangeRequest, Delivery, DeliveryFailed, Stopped, del
 from change import build_change, external_id
 from clone import Checkout, Clone, CloneUnreadable
 from context import BitbucketContext, UnreadableContext
+from jira import NotAProjectKey, project_keys
 from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
@@ -95,6 +96,8 @@ schema: dict[str, dict[str, Any]] = {
     "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
     # Items are text, or None where an index is missing; a plain text is split at its commas.
     "TAGS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
+    # Each item is checked against Jira's rule for a project key in validate(), by jira.py.
+    "JIRA_PROJECT_KEYS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
     "LIST_COMMITS": flag(True),
     "PREVIOUS_COMMIT": text(
         "looked up in Alert24",
@@ -154,6 +157,13 @@ BROKEN_KEY = (
 )
 
 
+NOT_A_PROJECT_KEY = (
+    "JIRA_PROJECT_KEYS holds {!r}, which is not a Jira project key: give the keys of your Jira "
+    "projects, such as PAY or SHOP (a letter, then letters, digits or underscores: the part of "
+    "an issue key before the hyphen), as a YAML list ['PAY', 'SHOP'] or one text 'PAY, SHOP'."
+)
+
+
 class ConfigurationError(Exception):
     """Something the user can fix in the step's YAML or variables; the message says what."""
 
@@ -163,7 +173,12 @@ class TrackDeployment(Pipe):
     key_refusal: LookupFailed | None = None
 
     def validate(self) -> dict[str, Any]:
-        return self.validator.read(self.env)
+        variables = self.validator.read(self.env)
+        try:
+            variables["JIRA_PROJECT_KEYS"] = project_keys(variables["JIRA_PROJECT_KEYS"])
+        except NotAProjectKey as bad:
+            raise InvalidVariables(NOT_A_PROJECT_KEY.format(printable(bad))) from None
+        return variables
 
     def run(self) -> None:
         super().run()

@@ -7,10 +7,12 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+import sizes
 from alert24_server import problem_with_change
 from change import DOCUMENTED_FIELDS, build_change, change_tags, default_summary
-from clone import Checkout
+from clone import Checkout, Commit
 from context import BitbucketContext
+from outgoing import FORWARD, Side, WentOut
 
 FIELD_OF = {
     "SUMMARY": "summary",
@@ -63,12 +65,17 @@ def test_the_body_is_json_of_documented_fields_with_no_null_or_empty_value(
     assert body["summary"]
 
 
+CUT_AT = {"COMMIT_MESSAGE": sizes.COMMIT_MESSAGE, "DESCRIPTION": sizes.DESCRIPTION}
+
+
 @given(variables, contexts, checkouts)
-def test_every_value_the_user_gives_arrives_unchanged(given_, context, checkout):
+def test_every_value_the_user_gives_arrives_unchanged_but_long_text_cut(given_, context, checkout):
     body = build_change(given_, context, checkout)
     for variable, field in FIELD_OF.items():
         if variable == "SUMMARY" and given_.get(variable) and context.step_failed:
             assert body[field] == f"Failed: {given_[variable]}"  # a recorded failure says so
+        elif given_.get(variable) and variable in CUT_AT:
+            assert body[field] == sizes.cut(given_[variable], CUT_AT[variable])
         elif given_.get(variable):
             assert body[field] == given_[variable]
     for tag in given_.get("TAGS", []):
@@ -120,3 +127,69 @@ def test_the_checkout_of_another_commit_is_not_used():
     body = build_change({}, context, checkout)
     assert "commit_message" not in body
     assert "changed_by" not in body
+
+
+# Long text, cut to its size ------------------------------------------------------------------
+
+BUILD = BitbucketContext(repo_slug="shop", repo_full_name="acme/shop", build_number="7")
+
+
+def checkout_of(message: str) -> Checkout:
+    return Checkout("a" * 40, "main", "Ann", "ann@example.com", message)
+
+
+def test_a_long_commit_message_is_cut_to_four_thousand_characters_with_a_marker():
+    body = build_change({}, BUILD, checkout_of("Squash\n" + "x" * 192_000))
+    assert len(body["commit_message"]) == 4_000
+    assert body["commit_message"].startswith("Squash\nxxx")
+    assert body["commit_message"].endswith("more characters]")
+
+
+def test_a_long_commit_message_given_is_cut_as_the_commits_is():
+    body = build_change({"COMMIT_MESSAGE": "y" * 5_000}, BUILD, None)
+    assert body["commit_message"].endswith("… [cut: 1,030 more characters]")
+
+
+def test_a_long_description_given_is_cut_to_eight_thousand_characters():
+    body = build_change({"DESCRIPTION": "z" * 9_000}, BUILD, None)
+    assert len(body["description"]) == 8_000
+    assert body["description"].endswith("… [cut: 1,030 more characters]")
+
+
+def test_a_description_that_fits_is_sent_whole():
+    assert build_change({"DESCRIPTION": "z" * 8_000}, BUILD, None)["description"] == "z" * 8_000
+
+
+# Jira keys -----------------------------------------------------------------------------------
+
+
+def went_out(*messages: str) -> WentOut:
+    commits = [Commit(f"{n:040x}", 1_700_000_000 + n, "Ann", m) for n, m in enumerate(messages)]
+    return WentOut(FORWARD, "9" * 40, "a" * 40, Side(commits))
+
+
+def test_the_branch_names_key_is_tagged_when_no_commits_are_listed():
+    context = BUILD._replace(branch="feature/PAY-123-card-form")
+    assert build_change({}, context, None)["tags"] == [
+        "bitbucket",
+        "feature/PAY-123-card-form",
+        "PAY-123",
+    ]
+
+
+def test_the_branch_names_keys_come_before_the_commits_and_after_the_users_tags():
+    context = BUILD._replace(branch="feature/PAY-123-card-form")
+    body = build_change({"TAGS": ["web"]}, context, None, went_out("OPS-7 Fix", "PAY-123 Form"))
+    assert body["tags"] == ["bitbucket", "feature/PAY-123-card-form", "web", "PAY-123", "OPS-7"]
+
+
+def test_words_that_look_like_keys_are_not_tagged():
+    body = build_change({}, BUILD, None, went_out("PAY-12 UTF-8, ISO-8859-1, SHA-256, RFC-2119"))
+    assert body["tags"] == ["bitbucket", "PAY-12"]
+
+
+def test_only_the_keys_of_the_projects_listed_are_tagged():
+    body = build_change(
+        {"JIRA_PROJECT_KEYS": ["shop"]}, BUILD, None, went_out("PAY-12 SHOP-3 OPS-1")
+    )
+    assert body["tags"] == ["bitbucket", "SHOP-3"]
