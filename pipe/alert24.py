@@ -390,7 +390,7 @@ def deadline(seconds: float) -> Iterator[None]:
         raise TimeUp
 
     previous = signal.signal(signal.SIGALRM, time_up)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))  # 0 would mean no alarm at all
     try:
         yield
     finally:
