@@ -1,11 +1,11 @@
 """The Alert24 client: POST one change, retry what is worth retrying, and say why it failed.
 
-An explicit loop rather than urllib3's Retry: it has to honour Retry-After as seconds or as a date
-with a cap, send the same bytes every time, never follow a redirect with the key, and tell the user
-after every attempt what happened. That reads more plainly as a loop than as Retry's options.
+An explicit loop rather than urllib3's Retry: it sends the same bytes every time (or, after a
+413, once more cut short), never follows a redirect with the key, and tells the user after every
+attempt what happened. urllib3 still reads Retry-After, capped (`retry_after`).
 
-Each attempt is one `exchange`, bounded as a whole by TIMEOUT (its docstring says how, and why
-so). All that comes back is foreign text: it reaches the log only through `Secrets.shown`.
+Each attempt is one `exchange`, bounded as a whole by TIMEOUT (its docstring says how). All that
+comes back is foreign text: it reaches the log only through `Secrets.shown`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ import json
 import logging
 import os
 import random
-import re
 import signal
 import socket
-import threading
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -42,6 +39,7 @@ log = logging.getLogger("alert24")
 logging.getLogger("urllib3").propagate = False
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TOO_LARGE = 413
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubled at each one, with jitter
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 30.0  # however long Alert24 asks for, a run ends in bounded time
@@ -62,10 +60,20 @@ HINTS = {
         "(https://alert24.net/docs/api-authentication)"
     ),
     404: "Check SERVICE_ID, and that ALERT24_BASE_URL is your Alert24 address.",
+    TOO_LARGE: (
+        "The change is too large for Alert24: shorten DESCRIPTION, COMMIT_MESSAGE or SUMMARY, "
+        "or set LIST_COMMITS: 'false'"
+    ),
     429: "Alert24 is limiting requests; the pipe gave up after its retries (see MAX_RETRIES).",
 }
 # A gateway's error says nothing of what the server behind it did with the change.
 UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
+# A connection's failure in words, by the innermost error (requests' classes say which stage).
+IN_WORDS = {
+    ConnectionRefusedError: "the connection was refused",
+    ConnectionResetError: "the connection was reset",
+    ConnectionAbortedError: "the connection was aborted",
+}
 
 
 # NamedTuples rather than dataclasses: each dataclass costs ~0.5 ms of start-up, on every run.
@@ -89,18 +97,21 @@ class ChangeRequest(NamedTuple):
             "User-Agent": self.user_agent,
         }
 
-    def payload(self) -> bytes:
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+def payload(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 class Delivery(NamedTuple):
     """A change Alert24 recorded. change_id and request_id are foreign text already made safe
-    to print (through `Secrets.shown`); print them as they are."""
+    to print (through `Secrets.shown`); print them as they are. `body` is the body that was
+    recorded: the request's, or the one cut short after a 413."""
 
     status: int
     change_id: str | None
     request_id: str | None
     attempts: int
+    body: dict[str, Any]
 
 
 class DeliveryFailed(Exception):
@@ -114,28 +125,19 @@ class DeliveryFailed(Exception):
 
 
 class Stopped(BaseException):
-    """The step was stopped (SIGTERM) while the pipe was at work.
+    """The step was stopped (SIGTERM, SIGINT) while the pipe was at work.
 
     A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (logging's
     own among them) swallows it. `str(stop)` says when, and what became of the change, in words
-    that follow "Stopped by SIGTERM ". From `deliver`: `recorded` is True, with the `delivery`,
-    once any 2xx status line has arrived, whatever came after it; `maybe_recorded` when a request
-    may have reached Alert24 and no answer said what became of it. From `exchange`: `answer` is
-    what had arrived of the attempt when it was stopped (the status, once its line is in)."""
+    that follow "Stopped by SIGTERM ". From `exchange`, `answer` is what had arrived of the
+    attempt (the status, once its line was in), for `deliver` to put in words."""
 
     def __init__(
         self,
-        fate: str = "before the change was recorded",
-        *,
-        recorded: bool = False,
-        maybe_recorded: bool = False,
-        delivery: Delivery | None = None,
+        words: str = "before the request reached Alert24: the change was not recorded",
         answer: Answer | None = None,
     ):
-        super().__init__(fate)
-        self.recorded = recorded
-        self.maybe_recorded = maybe_recorded
-        self.delivery = delivery
+        super().__init__(words)
         self.answer = answer
 
 
@@ -161,23 +163,21 @@ def deliver(
     timeout: float,
     max_retries: int,
     sleep: Callable[[float], None] = time.sleep,
+    smaller: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Delivery:
-    """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries.
+    """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries;
+    after a 413, once more (beyond max_retries) with the body `smaller` makes of it.
 
     Raises DeliveryFailed when Alert24 did not confirm the change. Raises Stopped when the step
-    is stopped on the way, saying what became of the change: once a 2xx status has arrived that
-    is `recorded=True` with the `delivery` (never a Delivery returned: the run is ending)."""
+    is stopped on the way, saying what became of the change (recorded, once a 2xx status line
+    has arrived: the run is ending, so no Delivery is returned)."""
     secrets = secrets_for(request.api_key, request.url)
-    payload = request.payload()
-    attempts = max_retries + 1
-    if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
-        log.debug("POST %s", secrets.shown(without_password(request.url)))
-        for name, value in request.headers(redacted=True).items():
-            log.debug("  %s: %s", name, value)
-        log.debug("  body: %s", secrets.shown(payload.decode("utf-8"), limit=BODY_LIMIT))
+    body, attempts = request.body, max_retries + 1
     maybe_recorded, answer, attempt = False, None, 0
     try:
-        for attempt in range(1, attempts + 1):
+        show_request(request, secrets)
+        while True:
+            attempt += 1
             answer = None
             answer = exchange(
                 "POST",
@@ -185,12 +185,21 @@ def deliver(
                 api_key=request.api_key,
                 user_agent=request.user_agent,
                 timeout=timeout,
-                payload=payload,
+                payload=payload(body),
             )
             maybe_recorded = maybe_recorded or answer.outcome_unknown
             if is_success(answer.status):
-                return delivered(answer, attempt, secrets)
-            if not answer.retryable or attempt == attempts:
+                return delivered(answer, attempt, secrets, body)
+            cut = smaller(body) if answer.status == TOO_LARGE and smaller else body
+            if body is request.body and cut != body:
+                log.warning(
+                    "Alert24 refused the change as too large (HTTP 413%s): sending it once more "
+                    "with the commit message, description and listed commits cut short.",
+                    with_request_id(answer.request_id, secrets),
+                )
+                body, attempts = cut, attempts + 1
+                continue
+            if not answer.retryable or attempt >= attempts:
                 raise failure(answer, attempt, maybe_recorded, secrets)
             delay = wait_before_retry(answer, attempt)
             log.warning(
@@ -202,15 +211,30 @@ def deliver(
             )
             sleep(delay)
     except Stopped as stop:
-        raise stopped(stop, answer, attempt, maybe_recorded, secrets) from None
-    raise AssertionError("unreachable: the loop returns or raises")
+        raise stopped(
+            stop.answer,
+            answer,
+            attempt=attempt,
+            maybe_recorded=maybe_recorded,
+            secrets=secrets,
+            body=body,
+        ) from None
+
+
+def show_request(request: ChangeRequest, secrets: Secrets) -> None:
+    if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
+        log.debug("POST %s", secrets.shown(without_password(request.url)))
+        for name, value in request.headers(redacted=True).items():
+            log.debug("  %s: %s", name, value)
+        text = payload(request.body).decode("utf-8")
+        log.debug("  body: %s", secrets.shown(text, limit=BODY_LIMIT))
 
 
 def is_success(status: int | None) -> bool:
     return status is not None and 200 <= status < 300
 
 
-def delivered(answer: Answer, attempt: int, secrets: Secrets) -> Delivery:
+def delivered(answer: Answer, attempt: int, secrets: Secrets, body: dict[str, Any]) -> Delivery:
     found = change_id(answer.text)
     request_id = answer.request_id
     return Delivery(
@@ -218,38 +242,42 @@ def delivered(answer: Answer, attempt: int, secrets: Secrets) -> Delivery:
         secrets.shown(found) if found is not None else None,
         secrets.shown(request_id) if request_id else None,
         attempt,
+        body,
     )
 
 
-def stopped(
-    stop: Stopped, answer: Answer | None, attempt: int, maybe_recorded: bool, secrets: Secrets
+def with_request_id(request_id: str | None, secrets: Secrets = NO_SECRETS) -> str:
+    """The one way an X-Request-Id is quoted after what it identifies."""
+    return f" (X-Request-Id: {secrets.shown(request_id)})" if request_id else ""
+
+
+def stopped(  # noqa: PLR0913 (all that a stop's words depend on)
+    during: Answer | None,
+    last: Answer | None,
+    *,
+    attempt: int,
+    maybe_recorded: bool,
+    secrets: Secrets,
+    body: dict[str, Any],
 ) -> Stopped:
-    """What a stop means for the change, from what had arrived when it came."""
-    during = stop.answer  # set when the stop came within an attempt
-    latest = during or answer
+    """What a stop means for the change, from what had arrived when it came: `during` the
+    attempt it stopped, else the `last` attempt's answer."""
+    latest = during or last
     if latest is not None and is_success(latest.status):
-        delivery = delivered(latest, attempt, secrets)
+        delivery = delivered(latest, attempt, secrets, body)
         name = f"change {delivery.change_id}" if delivery.change_id else "the change"
-        request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
-        words = f"after Alert24 answered: it recorded {name}{request_id}"
-        return Stopped(words, recorded=True, delivery=delivery)
-    if during is None and answer is not None:
-        waiting = f"while waiting to retry: {fate(maybe_recorded)}"
-        return Stopped(waiting, maybe_recorded=maybe_recorded)
+        return Stopped(
+            f"after Alert24 answered: it recorded {name}{with_request_id(delivery.request_id)}"
+        )
     if during is None:
-        return stop
-    maybe_recorded = maybe_recorded or during.outcome_unknown
+        return Stopped(f"while waiting to retry: {fate(maybe_recorded)}") if last else Stopped()
     if during.status is not None:
         when = f"after Alert24 answered HTTP {during.status}"
     elif during.outcome_unknown:
-        when = "before Alert24 answered"
+        return Stopped("before Alert24 answered: the change may have been recorded; check Alert24")
     else:
         when = "before the request reached Alert24"
-    if during.outcome_unknown and during.status is None:
-        what = "the change may have been recorded; check Alert24"
-    else:
-        what = fate(maybe_recorded)
-    return Stopped(f"{when}: {what}", maybe_recorded=maybe_recorded)
+    return Stopped(f"{when}: {fate(maybe_recorded or during.outcome_unknown)}")
 
 
 def fate(maybe_recorded: bool) -> str:
@@ -311,174 +339,222 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     body_limit: int = BODY_LIMIT,
 ) -> Answer:
     """One attempt, all of it within `timeout` seconds; network trouble comes back in the Answer
-    (problem/retryable/outcome_unknown), never as an exception; Stopped propagates, with
-    `answer` set to what had arrived (see Stopped).
+    (problem/retryable/outcome_unknown), never as an exception. Stopped propagates, with
+    `answer` set to what had arrived. Call it from the main thread (it sets an alarm).
 
-    Why a worker thread: socket timeouts apply to each read, so a server that sends a byte every
-    few seconds, or `100 Continue` forever, would hold a request for ever under them. The
-    attempt runs in a daemon thread that the main thread waits for until the deadline; then it
-    takes whatever has arrived (a status line is an answer even when its headers or body are still
-    dripping) and abandons the rest: the attempt's sockets are shut down, which ends any read in
-    progress, and an attempt that had not connected yet can no longer send. Measured against
-    SIGALRM (a timer in the main thread): an alarm does interrupt reads and TLS handshakes, but
-    getaddrinfo finishes its own resolver timeout first (3 s of 3 with a silent DNS server, for an
-    alarm at 0.5 s), while the waiting thread returned at 0.50 s; and the main thread's wait
-    still lets the SIGTERM handler raise Stopped at once (lock waits are interrupted by signals).
+    requests' own timeouts bound connecting and each read. What they do not bound (a server
+    that drips a byte at a time, 1xx answers slowly forever, a TLS handshake or a proxy's
+    answer to CONNECT that never ends) the `deadline` does: an alarm at `timeout` ends the
+    attempt wherever it is, in this thread, so that nothing of it carries on to send later.
+    A status line that arrived before it is an answer, whatever came, or did not, after it.
+    Only a host name lookup that stalls outlasts the alarm, up to the resolver's own timeout.
     """
     secrets = secrets_for(api_key, url)
-    attempt = Attempt(body_limit)
     # identity: nothing to decompress, so an answer cannot grow past body_limit on the way
     headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-    headers["User-Agent"] = user_agent
+    headers |= {"User-Agent": user_agent, "Authorization": f"Bearer {api_key}"}
     if payload is not None:
         headers["Content-Type"] = "application/json"
-    # The key through an auth object: given none, requests would put ~/.netrc's credentials for
-    # the host in place of the Authorization header.
-    request = requests.Request(method, url, headers, data=payload, params=params)
-    request.auth = BearerAuth(api_key)
-    worker = threading.Thread(
-        target=attempt.make, args=(request, timeout), name="attempt", daemon=True
-    )
+    # Prepared without a Session: only Session.prepare_request reads ~/.netrc.
+    prepared = requests.Request(method, url, headers, data=payload, params=params).prepare()
+    with requests.Session() as session:  # HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE
+        settings = session.merge_environment_settings(prepared.url, {}, False, None, None)
+    adapter, body, sent, cut_off, problem = AttemptAdapter(), bytearray(), None, None, None
     try:
-        worker.start()
-        attempt.finished.wait(timeout)
-        answer = attempt.outcome(secrets, timeout)
+        with contextlib.closing(adapter), deadline(timeout):
+            # Straight to the adapter: Session.send reads all of a 3xx's body (to follow it).
+            sent = adapter.send(prepared, timeout=(timeout, timeout), **settings)
+            cut_off = read_body(sent, body, body_limit)
+    except TimeUp:
+        cut_off = f"TIMEOUT ({timeout:g} s) ran out"
+    except requests.RequestException as error:
+        proxy = requests.utils.select_proxy(prepared.url, settings["proxies"])
+        problem = adapter.unanswered(error, where=proxy or url, timeout=timeout, secrets=secrets)
     except Stopped as stop:
-        raise Stopped(str(stop), answer=attempt.outcome(secrets, timeout)) from None
-    finally:
-        attempt.abandon()
-    show(answer, attempt, secrets)
+        so_far = adapter.answer(sent, body, secrets) or adapter.too_late(timeout)
+        raise Stopped(str(stop), so_far) from None
+    answer = adapter.answer(sent, body, secrets)
+    if answer is None:
+        return problem or adapter.too_late(timeout)
+    show(answer, adapter.reason, cut_off, secrets)
     return answer
 
 
-class BearerAuth(requests.auth.AuthBase):
-    def __init__(self, api_key: str):
-        self.api_key = api_key
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.api_key}"
-        return request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(********)"
+class TimeUp(BaseException):
+    """The attempt's deadline: a BaseException, so that no library's `except` swallows it."""
 
 
-def show(answer: Answer, attempt: Attempt, secrets: Secrets) -> None:
-    # Without DEBUG this would still mask the whole answer again (already masked once) for nothing.
-    if answer.status is None or not log.isEnabledFor(logging.DEBUG):
-        return
-    log.debug(
-        "Alert24 answered %s (X-Request-Id: %s)%s",
-        answer.status,
-        secrets.shown(answer.request_id) if answer.request_id else None,
-        f", reason phrase: {secrets.shown(attempt.reason)}" if attempt.reason else "",
-    )
-    if attempt.cut_off is not None:
-        log.debug("  The answer's body was cut off: %s", secrets.shown(cause(attempt.cut_off)))
-    log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    def time_up(signum: int, frame: object) -> None:
+        raise TimeUp
+
+    previous = signal.signal(signal.SIGALRM, time_up)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))  # 0 would mean no alarm at all
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # first: SIGALRM's default would end the process
+        signal.signal(signal.SIGALRM, previous)
 
 
-class Attempt:
-    """One attempt in flight: the worker thread that makes it writes here; the main thread,
-    which waits for it, reads what has arrived and may abandon it."""
-
-    def __init__(self, body_limit: int):
-        self.lock = threading.Lock()
-        self.finished = threading.Event()
-        self.body_limit = body_limit
-        self.abandoned = False
-        self.connected = False  # connected (through any proxy, TLS done): the request may be sent
-        self.status: int | None = None  # the final answer's, from the moment its line arrived
-        self.reason = ""
-        self.headers: Mapping[str, str] = {}
-        self.body = bytearray()
-        self.error: Exception | None = None  # what ended the attempt before an answer
-        self.cut_off: Exception | None = None  # what ended the body early
-        self.sockets: list[socket.socket] = []  # duplicates, to shut down from the main thread
-
-    def make(self, request: requests.Request, timeout: float) -> None:
-        """The worker's whole job: any error is kept for the main thread, never raised here.
-
-        Straight to the adapter, past Session.send: that reads the whole body of a 3xx even with
-        allow_redirects=False (to prepare the next request), with no limit. So no redirect is
-        followed, and the key goes to ALERT24_BASE_URL and nowhere else."""
-        # Signals for the main thread alone: the kernel may hand a process's SIGTERM to any
-        # thread that does not block it, and one taken here would wake no one until the deadline.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-        adapter = AttemptAdapter(self)
+def read_body(response: requests.Response, body: bytearray, limit: int) -> str | None:
+    """At most `limit` bytes, kept as they arrive (the deadline may end the read); the status
+    has arrived, so a body cut short still leaves an answer. What cut it short, if anything."""
+    with response:
         try:
-            with requests.Session() as session:
-                prepared = session.prepare_request(request)
-                # HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, as Session.request reads them
-                settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
-            # `timeout` per read as well: a worker outliving its attempt still ends on its own
-            with adapter.send(prepared, timeout=timeout, **settings) as response:
-                with self.lock:
-                    self.headers = response.headers
-                self.read_body(response)
-        except Exception as error:  # the main thread turns it into an Answer
-            self.error = error
-        finally:
-            adapter.close()
-            self.finished.set()
-
-    def read_body(self, response: requests.Response) -> None:
-        """At most body_limit bytes; the status has arrived, so a body cut short still leaves
-        an answer."""
-        try:
-            while len(self.body) < self.body_limit and not self.abandoned:
-                chunk = response.raw.read1(self.body_limit - len(self.body), decode_content=True)
-                if not chunk:
-                    break
-                with self.lock:
-                    self.body += chunk[: self.body_limit - len(self.body)]
+            while len(body) < limit and (chunk := response.raw.read1(limit - len(body))):
+                body += chunk
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            self.cut_off = error
+            return in_words(innermost(error))
+    return None
 
-    def arrived(self, status: int, reason: str) -> None:
-        with self.lock:
-            self.status, self.reason = status, utf8(reason.strip())
 
-    def opened(self, sock: socket.socket) -> None:
-        """Keep a duplicate of a new connection's socket, so that `abandon` can shut it down
-        without racing the worker for its file descriptor; refuse it once abandoned."""
-        with self.lock:
-            if not self.abandoned:
-                self.sockets.append(sock.dup())
-                return
-        sock.close()
-        raise ConnectionAbortedError("the attempt's time was up")
+class AttemptAdapter(HTTPAdapter):
+    """requests' adapter, its connections (direct or through a proxy, in its own pools: no
+    global patching) saying what happened: connected, interim answers, the final status line."""
 
-    def abandon(self) -> None:
-        with self.lock:
-            self.abandoned = True
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):  # already closed by the other end
-                sock.shutdown(socket.SHUT_RDWR)  # wakes a read in progress, TLS or not
-            sock.close()
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+        self.connected = False  # through any proxy, TLS done: the request may have been sent
+        self.interim = 0
+        self.status: int | None = None  # the final answer's, as soon as its line is in
+        self.reason = ""
 
-    def outcome(self, secrets: Secrets, timeout: float) -> Answer:
-        """What the attempt amounts to now: the answer so far once a final status line is in,
-        else why there is none."""
-        with self.lock:
-            status, headers, body = self.status, self.headers, bytes(self.body)
-            error, connected = self.error, self.connected
-        if status is not None:
-            masked = {name: secrets.masked(utf8(value)) for name, value in headers.items()}
-            return Answer(
-                status,
-                requests.structures.CaseInsensitiveDict(masked),
-                secrets.masked(body.decode("utf-8", "replace")),
-                retryable=status in RETRY_STATUSES,
-                outcome_unknown=status in UNKNOWN_OUTCOME_STATUSES,
-            )
-        if error is not None:
-            return unanswered(error, timeout, secrets, connected)
-        if connected:
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        pool = super().get_connection_with_tls_context(*args, **kwargs)
+        pool.ConnectionCls = ToldHTTPSConnection if pool.scheme == "https" else ToldHTTPConnection
+        pool.conn_kw["adapter"] = self
+        return pool
+
+    def answer(
+        self, sent: requests.Response | None, body: bytes, secrets: Secrets
+    ) -> Answer | None:
+        """The answer, once a final status line arrived, with what arrived after it."""
+        if self.status is None:
+            return None
+        headers = sent.headers if sent is not None else {}
+        masked = {name: secrets.masked(utf8(value)) for name, value in headers.items()}
+        return Answer(
+            self.status,
+            requests.structures.CaseInsensitiveDict(masked),
+            secrets.masked(bytes(body).decode("utf-8", "replace")),
+            retryable=self.status in RETRY_STATUSES,
+            outcome_unknown=self.status in UNKNOWN_OUTCOME_STATUSES,
+        )
+
+    def too_late(self, timeout: float) -> Answer:
+        """No status line within the time: was the request sent, or not?"""
+        if self.connected:
             problem = f"no answer within TIMEOUT ({timeout:g} s)"
             return Answer(problem=problem, retryable=True, outcome_unknown=True)
         return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
+
+    def unanswered(
+        self, error: requests.RequestException, *, where: str, timeout: float, secrets: Secrets
+    ) -> Answer:
+        """No status line: requests' class of the error says at which stage, the innermost
+        error why (`where`: the proxy's URL when there is one, else Alert24's)."""
+        if self.interim > INTERIM_LIMIT:
+            problem = f"Alert24 sent more than {INTERIM_LIMIT} interim (1xx) answers"
+            return Answer(
+                problem=f"{problem} and no final answer", retryable=True, outcome_unknown=True
+            )
+        if isinstance(error, requests.exceptions.Timeout):
+            return self.too_late(timeout)
+        cause = innermost(error)
+        if self.connected:
+            why = secrets.shown(in_words(cause))
+            problem = f"the connection was lost before Alert24 answered ({why})"
+            return Answer(problem=problem, retryable=True, outcome_unknown=True)
+        why = secrets.shown(not_connected(cause, where))
+        if isinstance(error, requests.exceptions.ProxyError):
+            return Answer(problem=f"the proxy failed ({why})", retryable=True)
+        if isinstance(error, requests.exceptions.SSLError):
+            return Answer(problem=why)  # a certificate does not change by trying again
+        return Answer(problem=why, retryable=isinstance(error, requests.ConnectionError))
+
+
+def innermost(error: BaseException) -> BaseException:
+    """The error every other one wraps: requests wraps urllib3, which wraps OSError or ssl's."""
+    for _ in range(20):  # the chain is a few links long; no loop can hold it here
+        inner = error.__cause__ or error.__context__
+        if inner is None:
+            break
+        error = inner
+    return error
+
+
+def not_connected(cause: BaseException, where: str) -> str:
+    """Why a connection to `where` (a URL) could not be made, in words."""
+    parts = urlsplit(where if "://" in where else f"http://{where}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = "?"
+    host = parts.hostname or where
+    if isinstance(cause, socket.gaierror):
+        return f"could not resolve the host name {host}"
+    at = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"the TLS certificate of {at} was not trusted ({cause.verify_message})"
+    if isinstance(cause, ssl.SSLError):
+        return f"the TLS handshake with {at} failed ({cause.reason or cause})"
+    return f"could not connect to {at}: {in_words(cause)}"
+
+
+def in_words(cause: BaseException) -> str:
+    if type(cause) in IN_WORDS:
+        return IN_WORDS[type(cause)]
+    if isinstance(cause, OSError) and cause.strerror:  # "No route to host", "Network is ..."
+        return cause.strerror[0].lower() + cause.strerror[1:]
+    return without_password(str(cause)) or "no reason given"
+
+
+class ToldConnection:
+    """A urllib3 connection that tells its adapter that it is connected, and reads past
+    interim answers to the final one (FinalAnswer)."""
+
+    def __init__(self, *args: Any, adapter: AttemptAdapter, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.adapter = adapter
+        self.response_class = partial(FinalAnswer, adapter=adapter)
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.adapter.connected = True
+
+
+class ToldHTTPConnection(ToldConnection, HTTPConnection):
+    pass
+
+
+class ToldHTTPSConnection(ToldConnection, HTTPSConnection):
+    pass
+
+
+class FinalAnswer(http.client.HTTPResponse):
+    """http.client's response, reading past interim (1xx) answers to the final one: http.client
+    skips `100 Continue` only, without limit, and takes a 103 or a 102 for the answer. It tells
+    the adapter the final status as soon as its line is in."""
+
+    def __init__(self, sock: socket.socket, *args: Any, adapter: AttemptAdapter, **kwargs: Any):
+        super().__init__(sock, *args, **kwargs)
+        self.adapter = adapter
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            # A proxy's answer to CONNECT comes before `connected`: it says nothing of the change.
+            if not 100 <= status < 200 or not self.adapter.connected:
+                break
+            self.adapter.interim += 1
+            if self.adapter.interim > INTERIM_LIMIT:
+                raise http.client.HTTPException(f"more than {INTERIM_LIMIT} interim answers")
+            http.client.parse_headers(self.fp)  # the interim answer's own headers
+        if self.adapter.connected:
+            self.adapter.status, self.adapter.reason = status, utf8(reason.strip())
+        return version, status, reason
 
 
 def utf8(value: str) -> str:
@@ -490,125 +566,28 @@ def utf8(value: str) -> str:
         return value
 
 
-class TooManyInterimAnswers(http.client.HTTPException):
-    pass
+def show(answer: Answer, reason: str, cut_off: str | None, secrets: Secrets) -> None:
+    # Without DEBUG this would still mask the whole answer again (already masked once) for nothing.
+    if answer.status is None or not log.isEnabledFor(logging.DEBUG):
+        return
+    log.debug(
+        "Alert24 answered %s%s%s",
+        answer.status,
+        with_request_id(answer.request_id, secrets),
+        f", reason phrase: {secrets.shown(reason)}" if reason else "",
+    )
+    if cut_off is not None:
+        log.debug("  The answer's body was cut off: %s", secrets.shown(cut_off))
+    log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
 
 
-class FinalAnswer(http.client.HTTPResponse):
-    """http.client's response, reading past interim (1xx) answers to the final one: http.client
-    skips `100 Continue` only, without limit, and takes a 103 or a 102 for the answer. It also
-    tells the attempt the final status as soon as its line is in."""
-
-    def __init__(self, sock: socket.socket, *args: Any, attempt: Attempt, **kwargs: Any):
-        super().__init__(sock, *args, **kwargs)
-        self.attempt = attempt
-        self.final = False
-
-    def begin(self) -> None:
-        # _read_status also reads a proxy's answer to CONNECT, which says nothing of the change.
-        self.final = True
-        super().begin()
-
-    def _read_status(self) -> tuple[str, int, str]:
-        for _ in range(INTERIM_LIMIT + 1):
-            version, status, reason = super()._read_status()  # type: ignore[misc]
-            if not 100 <= status < 200:
-                if self.final:
-                    self.attempt.arrived(status, reason)
-                return version, status, reason
-            http.client.parse_headers(self.fp)  # the interim answer's own headers
-        raise TooManyInterimAnswers(f"more than {INTERIM_LIMIT} interim (1xx) answers")
-
-
-class TrackedConnection:
-    """A urllib3 connection that reports to its attempt: its socket as soon as it is open, that
-    it is ready to send, and the final status through FinalAnswer."""
-
-    def __init__(self, *args: Any, attempt: Attempt, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.attempt = attempt
-        self.response_class = partial(FinalAnswer, attempt=attempt)
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        self.attempt.opened(sock)
-        return sock
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        self.attempt.connected = True
-
-
-class TrackedHTTPConnection(TrackedConnection, HTTPConnection):
-    pass
-
-
-class TrackedHTTPSConnection(TrackedConnection, HTTPSConnection):
-    pass
-
-
-class AttemptAdapter(HTTPAdapter):
-    """requests' adapter, with this attempt's connections in its pools (its own pools: no
-    global patching), the same for a direct connection and one through a proxy."""
-
-    def __init__(self, attempt: Attempt):
-        self.attempt = attempt
-        super().__init__()
-
-    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
-        pool = super().get_connection_with_tls_context(*args, **kwargs)
-        https = pool.scheme == "https"
-        pool.ConnectionCls = TrackedHTTPSConnection if https else TrackedHTTPConnection
-        pool.conn_kw["attempt"] = self.attempt
-        return pool
-
-
-def unanswered(
-    error: Exception, timeout: float, secrets: Secrets, connected: bool = True
-) -> Answer:
-    """What a request that got no answer means: refused before it was sent, or lost after."""
-    reason = secrets.shown(without_password(cause(error)))
-    if any(isinstance(e, TooManyInterimAnswers) for e in reasons(error)):
-        problem = f"Alert24 sent {reason} and no final answer"
-        return Answer(problem=problem, retryable=True, outcome_unknown=True)
-    if isinstance(error, requests.exceptions.SSLError):
-        return Answer(problem=f"TLS verification failed ({reason})")
-    if isinstance(error, requests.exceptions.ProxyError):
-        return Answer(problem=f"the proxy failed ({reason})", retryable=True)
-    # urllib3 calls a TLS handshake that timed out a read timeout: `connected` knows better.
-    if isinstance(error, requests.exceptions.ConnectTimeout) or (
-        isinstance(error, requests.exceptions.Timeout) and not connected
-    ):
-        return Answer(problem=f"could not connect within TIMEOUT ({timeout:g} s)", retryable=True)
-    if isinstance(error, requests.exceptions.Timeout):
-        problem = f"no answer within TIMEOUT ({timeout:g} s)"
-        return Answer(problem=problem, retryable=True, outcome_unknown=True)
-    if isinstance(error, requests.exceptions.ConnectionError):
-        if never_connected(error) or not connected:
-            return Answer(problem=f"could not connect ({reason})", retryable=True)
-        problem = f"the connection was lost before Alert24 answered ({reason})"
-        return Answer(problem=problem, retryable=True, outcome_unknown=True)
-    return Answer(problem=f"the request failed ({reason})")
-
-
-def never_connected(error: BaseException) -> bool:
-    """Whether urllib3 failed to open the connection at all (refused, no such host, ...)."""
-    return any(isinstance(e, urllib3.exceptions.NewConnectionError) for e in reasons(error))
-
-
-def reasons(error: BaseException) -> Iterator[BaseException]:
-    """The error, then what it wraps, and so on: requests wraps urllib3, which wraps OSError."""
-    reason: BaseException | None = error
-    while reason is not None:
-        yield reason
-        nested = [getattr(reason, "reason", None), *reason.args]
-        reason = next((e for e in nested if isinstance(e, BaseException) and e is not reason), None)
+# What the answer means ----------------------------------------------------------------------------
 
 
 def wait_before_retry(answer: Answer, attempt: int, rng: random.Random | None = None) -> float:
     asked = retry_after(answer.headers.get("Retry-After"))
     if asked is not None:
-        return min(asked, RETRY_AFTER_CAP)
+        return asked
     return backoff(attempt, rng or random.Random())  # noqa: S311 (jitter, not secrecy)
 
 
@@ -618,20 +597,18 @@ def backoff(attempt: int, rng: random.Random) -> float:
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date."""
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date, at most
+    RETRY_AFTER_CAP; None when there is none, or it cannot be read."""
     if not value:
         return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():  # '²' is a digit to Python, not to HTTP
-        return float(value)
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return float(RETRY_AFTER.parse_retry_after(value))
+    except urllib3.exceptions.InvalidHeader:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+RETRY_AFTER = urllib3.util.Retry(retry_after_max=RETRY_AFTER_CAP)  # only its parser is used
 
 
 def change_id(body: str) -> str | None:
@@ -665,9 +642,7 @@ def describe(answer: Answer, secrets: Secrets = NO_SECRETS) -> str:
     what = f"Alert24 answered HTTP {answer.status}"
     if error:
         what = f"{what} {error}"
-    if answer.request_id:
-        what = f"{what} (X-Request-Id: {secrets.shown(answer.request_id)})"
-    return what
+    return f"{what}{with_request_id(answer.request_id, secrets)}"
 
 
 def alert24_error(body: str, shown: Callable[..., str] = printable) -> str | None:
@@ -714,7 +689,7 @@ def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str | None:
 
 
 def hint_for_problem(problem: str) -> str:
-    if problem.startswith("TLS"):
+    if problem.startswith("the TLS"):
         return (
             "If a proxy or a private certificate authority sits in between, pass its CA file as "
             "REQUESTS_CA_BUNDLE in the pipe's variables"
@@ -729,10 +704,3 @@ def parse_json(body: str) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         return None
-
-
-def cause(error: Exception) -> str:
-    """The innermost reason of a requests error, without urllib3's wrappers and object reprs."""
-    *_, innermost = reasons(error)
-    text = re.sub(r"<[^>]*>: ", "", str(innermost))
-    return text or type(innermost).__name__

@@ -11,19 +11,39 @@ import signal
 import sys
 
 
-def stopped_while_starting(signum: int, frame: object) -> None:
+class StopSignals:
+    """The one handler of SIGTERM (how Bitbucket stops a step) and SIGINT (Ctrl-C), set before
+    the imports below, which take most of a run's start-up, so that no stop ends a run silently.
+    Once `running`, it raises Stopped wherever the run is, and the code on the way puts in words
+    what became of the change; `by` names the signal for the ✖ line."""
+
+    by = "SIGTERM"
+    running = False
+
+    @classmethod
+    def stop(cls, signum: int, frame: object) -> None:
+        cls.decided()  # one stop is enough: a second must not replace its words
+        cls.by = signal.Signals(signum).name
+        if not cls.running:
+            stopped_while_starting(cls.by)
+        raise Stopped()
+
+    @staticmethod
+    def decided() -> None:
+        """The outcome is decided: no signal may cut its line short."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stopped_while_starting(by: str) -> None:
     print(
-        f"✖ Stopped by {signal.Signals(signum).name} while the pipe was starting: "
-        "the change was not recorded.",
-        flush=True,
+        f"✖ Stopped by {by} while the pipe was starting: the change was not recorded.", flush=True
     )
     raise SystemExit(1)
 
 
-# Bitbucket stops a step with SIGTERM, a person with Ctrl-C (SIGINT). Caught before the imports
-# below, which take most of a run's start-up, so that no stop ends the run silently.
-signal.signal(signal.SIGTERM, stopped_while_starting)
-signal.signal(signal.SIGINT, stopped_while_starting)
+signal.signal(signal.SIGTERM, StopSignals.stop)
+signal.signal(signal.SIGINT, StopSignals.stop)
 
 # ruff: noqa: E402 (the imports come after the signal handlers on purpose)
 import json
@@ -37,7 +57,15 @@ from urllib.parse import urlsplit
 
 from bitbucket_pipes_toolkit import Pipe, fail, success
 
-from alert24 import HINTS, ChangeRequest, Delivery, DeliveryFailed, Stopped, deliver
+from alert24 import (
+    HINTS,
+    ChangeRequest,
+    Delivery,
+    DeliveryFailed,
+    Stopped,
+    deliver,
+    with_request_id,
+)
 from change import build_change, external_id
 from clone import Checkout, Clone, CloneUnreadable
 from context import BitbucketContext, UnreadableContext
@@ -46,6 +74,7 @@ from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
 from report import ReceiptNotWritten, write_receipt
+from sizes import cut_hard
 from variables import InvalidVariables, Variables, boolean
 
 CHANGE_TYPES = (
@@ -201,6 +230,7 @@ class TrackDeployment(Pipe):
             request,
             timeout=self.get_variable("TIMEOUT"),
             max_retries=self.get_variable("MAX_RETRIES"),
+            smaller=cut_hard,
         )
         # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
         try:
@@ -402,9 +432,9 @@ class TrackDeployment(Pipe):
         context: BitbucketContext,
         went_out: WentOut | None,
     ) -> None:
-        summary = printable(request.body["summary"], limit=120)
-        environment = printable(request.body.get("environment", "production"))
-        request_id = f" (X-Request-Id: {delivery.request_id})" if delivery.request_id else ""
+        summary = printable(delivery.body["summary"], limit=120)
+        environment = printable(delivery.body.get("environment", "production"))
+        request_id = with_request_id(delivery.request_id)
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
         what = f": {reported(went_out)}" if went_out else ""
         succeed(
@@ -419,7 +449,7 @@ class TrackDeployment(Pipe):
         self, directory: str, delivery: Delivery, request: ChangeRequest, extra: dict | None
     ) -> None:
         try:
-            path = write_receipt(directory, delivery, request.body, extra)
+            path = write_receipt(directory, delivery, delivery.body, extra)
         except ReceiptNotWritten as why:
             self.log_warning(
                 f"The change is recorded, but alert24-change.json could not be written in "
@@ -468,19 +498,16 @@ def user_agent() -> str:
 
 
 def main() -> None:
-    stops, fail_on_error, doubt = None, True, ""
+    fail_on_error, doubt = True, ""
     try:
-        stops = StopSignals()
-        fail_on_error, doubt = read_fail_on_error(os.environ)
-        TrackDeployment(schema=schema, validator=Variables(schema)).run()
+        try:
+            StopSignals.running = True
+            fail_on_error, doubt = read_fail_on_error(os.environ)
+            TrackDeployment(schema=schema, validator=Variables(schema)).run()
+        finally:
+            StopSignals.decided()
     except (Exception, Stopped) as error:
-        # The outcome is decided: a second signal must not cut its line short.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        stopped_by = stops.last if stops else "SIGTERM"
-        give_up(why(error, stopped_by, doubt), fail_on_error or isinstance(error, Stopped))
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+        give_up(why(error, StopSignals.by, doubt), fail_on_error or isinstance(error, Stopped))
 
 
 def why(error: BaseException, stopped_by: str, doubt: str) -> str:
@@ -494,20 +521,6 @@ def why(error: BaseException, stopped_by: str, doubt: str) -> str:
     if isinstance(error, Stopped):
         return f"Stopped by {stopped_by} {error}."
     return unexpected(error)
-
-
-class StopSignals:
-    """SIGTERM and SIGINT raise Stopped wherever the run is; Stopped's catchers add what became
-    of the change, and `last` names the signal for the ✖ line."""
-
-    def __init__(self) -> None:
-        self.last = "SIGTERM"
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
-
-    def stop(self, signum: int, frame: object) -> None:
-        self.last = signal.Signals(signum).name
-        raise Stopped("before the change was recorded")
 
 
 def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:

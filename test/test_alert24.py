@@ -1,11 +1,20 @@
-"""The client's pure parts: how long to wait, and what to read from an answer."""
+"""The client in-process: how long it waits (with a sleep that only counts), what it reads from
+an answer, and what it says of a connection that failed, against real local sockets."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import random
-from datetime import UTC, datetime
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
+import pytest
+import trustme
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,15 +22,22 @@ from alert24 import (
     BACKOFF_CAP,
     RETRY_AFTER_CAP,
     Answer,
+    ChangeRequest,
+    DeliveryFailed,
     alert24_error,
     backoff,
     change_id,
+    deliver,
+    exchange,
     retry_after,
     secrets_for,
     wait_before_retry,
 )
+from alert24_server import Alert24Server
+from alert24_server import alert24_error as error_answer
+from conftest import API_KEY
 
-NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+BODY = {"summary": "Deployed shop @ 1234abcd", "description": "d" * 5000}
 
 
 def test_retry_after_in_seconds():
@@ -29,11 +45,12 @@ def test_retry_after_in_seconds():
 
 
 def test_retry_after_as_an_http_date():
-    assert retry_after("Thu, 26 Nov 2026 12:00:05 GMT", NOW) == 5.0
+    in_five = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
+    assert 3.0 <= retry_after(in_five) <= 5.0
 
 
 def test_retry_after_in_the_past_means_now():
-    assert retry_after("Thu, 26 Nov 2026 11:00:00 GMT", NOW) == 0.0
+    assert retry_after("Thu, 26 Nov 2020 11:00:00 GMT") == 0.0
 
 
 def test_retry_after_that_cannot_be_read_is_ignored():
@@ -99,3 +116,154 @@ def test_the_secrets_of_a_request_are_the_key_its_secret_part_and_proxy_password
     assert "k" * 32 in secrets.values
     assert {"p%40ss-w0rd", "p@ss-w0rd"} <= set(secrets.values)
     assert base64.b64encode(b"deploy:p@ss-w0rd").decode() in secrets.values
+
+
+# deliver, against the local Alert24, with a sleep that only counts ------------------------------
+
+
+def post(server: Alert24Server, **kwargs) -> tuple[object, list[float]]:
+    slept: list[float] = []
+    request = ChangeRequest(f"{server.url}/api/v1/changes", API_KEY, BODY, "test")
+    options = {"timeout": 5, "max_retries": 3, **kwargs}
+    return deliver(request, sleep=slept.append, **options), slept
+
+
+def test_a_503_is_retried_after_a_backoff_without_waiting_for_it(server):
+    server.script(error_answer(503, "server_error", "Down"))
+    delivery, slept = post(server)
+    assert delivery.attempts == 2
+    assert len(slept) == 1
+    assert 0.25 <= slept[0] <= 0.5
+
+
+def test_a_429_waits_as_long_as_retry_after_asks(server):
+    server.script(error_answer(429, "rate_limit_error", "Slow", **{"Retry-After": "7"}))
+    delivery, slept = post(server)
+    assert slept == [7.0]
+    assert delivery.change_id == "chg_0001"
+
+
+def test_a_retry_after_of_a_day_waits_the_cap(server):
+    server.script(error_answer(429, "rate_limit_error", "Slow", **{"Retry-After": "86400"}))
+    _, slept = post(server)
+    assert slept == [RETRY_AFTER_CAP]
+
+
+def test_503_every_time_gives_up_after_max_retries_plus_one_attempts(server):
+    server.script(*[error_answer(503, "server_error", "Down")] * 4)
+    with pytest.raises(DeliveryFailed) as failed:
+        post(server)
+    assert "after 4 attempts" in failed.value.reason
+    assert len(server.received) == 4
+
+
+def cut(body: dict) -> dict:
+    return {**body, "description": body["description"][:10]}
+
+
+def test_a_413_is_sent_once_more_cut_short_and_recorded(server, caplog):
+    server.script(error_answer(413, "payload_too_large", "Too large"))
+    delivery, slept = post(server, max_retries=0, smaller=cut)
+    assert delivery.change_id == "chg_0001"
+    assert server.received[1].json["description"] == "d" * 10
+    assert slept == []
+    assert "Alert24 refused the change as too large (HTTP 413 (X-Request-Id: req-1)): " in (
+        caplog.text
+    ), caplog.text
+    assert "sending it once more with the commit message, description" in caplog.text
+
+
+def test_the_delivery_of_a_413_cut_short_holds_the_body_that_was_sent(server):
+    server.script(error_answer(413, "payload_too_large", "Too large"))
+    delivery, _ = post(server, smaller=cut)
+    assert delivery.body == cut(BODY)
+    assert delivery.attempts == 2
+
+
+def test_a_413_after_the_cut_fails_without_a_third_try(server):
+    server.script(*[error_answer(413, "payload_too_large", "Too large")] * 3)
+    with pytest.raises(DeliveryFailed) as failed:
+        post(server, smaller=cut)
+    assert len(server.received) == 2
+    assert "HTTP 413 payload_too_large: Too large" in failed.value.reason
+    assert "The change is too large for Alert24" in failed.value.reason
+
+
+def test_a_413_without_a_way_to_cut_fails_at_once(server):
+    server.script(error_answer(413, "payload_too_large", "Too large"))
+    with pytest.raises(DeliveryFailed):
+        post(server)
+    assert len(server.received) == 1
+
+
+def test_a_413_is_not_sent_again_when_cutting_changes_nothing(server):
+    server.script(error_answer(413, "payload_too_large", "Too large"))
+    with pytest.raises(DeliveryFailed):
+        post(server, smaller=dict)
+    assert len(server.received) == 1
+
+
+def test_a_recorded_change_holds_the_request_body(server):
+    delivery, _ = post(server)
+    assert delivery.body == BODY
+
+
+# A connection that failed, in words --------------------------------------------------------------
+
+
+def problem(url: str) -> Answer:
+    return exchange("POST", url, api_key=API_KEY, user_agent="test", timeout=2, payload=b"{}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_refused_connection_is_named_with_its_host_and_port():
+    port = free_port()
+    answer = problem(f"http://127.0.0.1:{port}/api/v1/changes")
+    assert answer.problem == f"could not connect to 127.0.0.1:{port}: the connection was refused"
+    assert answer.retryable
+    assert not answer.outcome_unknown
+
+
+def test_a_host_name_that_does_not_resolve_is_named():
+    answer = problem("https://alert24.invalid/api/v1/changes")
+    assert answer.problem == "could not resolve the host name alert24.invalid"
+    assert answer.retryable
+
+
+@pytest.fixture
+def untrusted_tls() -> Iterator[str]:
+    """A TLS server whose certificate comes from a CA no one trusts; its URL."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def handshake() -> None:
+        connection, _ = listener.accept()
+        with contextlib.suppress(ssl.SSLError, OSError):  # the client refuses the certificate
+            context.wrap_socket(connection, server_side=True)
+        connection.close()
+
+    threading.Thread(target=handshake, daemon=True).start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_an_untrusted_certificate_is_named_with_its_host_and_why(untrusted_tls):
+    answer = problem(untrusted_tls)
+    port = untrusted_tls.rsplit(":", 1)[1]
+    assert answer.problem == (
+        f"the TLS certificate of 127.0.0.1:{port} was not trusted "
+        "(unable to get local issuer certificate)"
+    )
+    assert not answer.retryable
+
+
+def test_a_connection_problem_names_no_class():
+    answer = problem(f"http://127.0.0.1:{free_port()}")
+    assert "Error" not in answer.problem
+    assert "(" not in answer.problem

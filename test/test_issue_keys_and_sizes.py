@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alert24_server import Alert24Server
+from alert24_server import alert24_error as error_answer
 from conftest import git, run_pipe
 
 
@@ -90,3 +91,18 @@ def test_a_jira_project_key_that_jira_would_refuse_is_named_and_nothing_is_sent(
     assert "JIRA_PROJECT_KEYS holds 'PAY-1', which is not a Jira project key" in run.stdout
     assert "Traceback" not in run.output
     assert server.received == []
+
+
+def test_a_change_alert24_finds_too_large_is_sent_once_more_cut_hard_and_recorded(
+    env, server, tmp_path
+):
+    (sha,) = repository(tmp_path, "Ship it\n\n" + "why " * 1_000)
+    server.script(error_answer(413, "payload_too_large", "Too large"))
+    run = run_pipe({**env, "BITBUCKET_CLONE_DIR": str(tmp_path), "BITBUCKET_COMMIT": sha})
+    assert run.returncode == 0, run.output
+    assert "Alert24 refused the change as too large (HTTP 413" in run.output
+    assert len(server.received) == 2, run.output
+    first, second = (received.json for received in server.received)
+    assert len(first["commit_message"]) > 500 >= len(second["commit_message"])
+    assert second["commit_message"].startswith("Ship it")
+    assert "✔ Recorded change" in run.stdout
