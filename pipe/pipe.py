@@ -45,7 +45,13 @@ from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
 from report import ReceiptNotWritten, write_receipt
-from variables import InvalidVariables, Variables, boolean
+from variables import (
+    InvalidVariables,
+    PipeValidator,
+    boolean,
+    given,
+    read_variables,
+)
 
 CHANGE_TYPES = (
     "deployment",
@@ -67,6 +73,12 @@ def text(default: str | None = None, **rules: Any) -> dict[str, Any]:
     return {"type": "string", "meta": {"default": default}, **rules}
 
 
+def identifier(default: str | None = None, **rules: Any) -> dict[str, Any]:
+    """A variable that names something (an environment, a service, a commit): trimmed, since
+    ' staging ' would be another environment than 'staging' in Alert24."""
+    return text(default, coerce="trimmed", **rules)
+
+
 def flag(default: bool) -> dict[str, Any]:
     return {"type": "boolean", "coerce": "boolean", "default": default}
 
@@ -74,31 +86,32 @@ def flag(default: bool) -> dict[str, Any]:
 schema: dict[str, dict[str, Any]] = {
     "ALERT24_API_KEY": text(meta={"secret": True, "default": None}),
     "SUMMARY": text("Deployed {BITBUCKET_REPO_SLUG} @ {first 8 of the commit}"),
-    "ENVIRONMENT": text("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
+    "ENVIRONMENT": identifier("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
     "CHANGE_TYPE": text(
         "`deployment`, or `rollback` when the commit deployed is older than the last one "
         "(see LIST_COMMITS)",
         coerce="lowercase",
         allowed=CHANGE_TYPES,
     ),
-    "SERVICE_ID": text(),
+    "SERVICE_ID": identifier(),
     "RISK_LEVEL": text("Alert24's default (low)", coerce="lowercase", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
     "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
     "COMMIT_MESSAGE": text("message of the checked-out commit"),
-    "COMMIT_SHA": text("BITBUCKET_COMMIT"),
-    "BRANCH": text("BITBUCKET_BRANCH"),
-    "PR_NUMBER": text("BITBUCKET_PR_ID"),
+    "COMMIT_SHA": identifier("BITBUCKET_COMMIT"),
+    "BRANCH": identifier("BITBUCKET_BRANCH"),
+    "PR_NUMBER": identifier("BITBUCKET_PR_ID"),
     "PR_URL": text("the pull request's Bitbucket URL, on pull-request builds"),
     "PIPELINE_URL": text("this pipeline run's Bitbucket URL"),
-    "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
-    "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
-    # Items are text, or None where an index is missing; a plain text is split at its commas.
+    "EXTERNAL_ID": identifier("bitbucket:{pipeline uuid}:{step uuid}"),
+    "SOURCE": {"type": "string", "coerce": "trimmed", "default": "bitbucket-pipelines"},
+    # From TAGS_COUNT and TAGS_i (None where an index is missing), or a text: a YAML list typed
+    # as text (`"[web, api]"`), else split at its commas.
     "TAGS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
     "LIST_COMMITS": flag(True),
     "PREVIOUS_COMMIT": text(
         "looked up in Alert24",
-        coerce="lowercase",
+        coerce=["trimmed", "lowercase"],
         regex=r"(?:[0-9a-f]{40}|[0-9a-f]{64})",
         meta={
             "default": "looked up in Alert24",
@@ -160,7 +173,15 @@ class ConfigurationError(Exception):
 
 class TrackDeployment(Pipe):
     def validate(self) -> dict[str, Any]:
-        return self.validator.read(self.env)
+        """The toolkit's own would exit through fail(): a bad variable raises InvalidVariables
+        instead, for main() to fail or warn by FAIL_ON_ERROR."""
+        read = read_variables(self.env, self.schema, self.validator)
+        if read.trimmed:
+            self.log_warning(
+                f"Removed the spaces around {' and '.join(read.trimmed)}: a name with spaces "
+                "around it would be another name in Alert24."
+            )
+        return read.values
 
     def run(self) -> None:
         super().run()
@@ -415,7 +436,8 @@ def main() -> None:
     try:
         stops = StopSignals()
         fail_on_error, doubt = read_fail_on_error(os.environ)
-        TrackDeployment(schema=schema, validator=Variables(schema)).run()
+        # A class: read_variables makes one for the variables each run sets.
+        TrackDeployment(schema=schema, validator=PipeValidator).run()
     except (Exception, Stopped) as error:
         # The outcome is decided: a second signal must not cut its line short.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -456,8 +478,8 @@ class StopSignals:
 def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
     """FAIL_ON_ERROR first, by the schema's own rule: it decides what every failure does, those
     of the other variables included. One that cannot be read counts as true, and says so."""
-    given = environ.get("FAIL_ON_ERROR", "")
-    read = boolean(given) if given else schema["FAIL_ON_ERROR"]["default"]
+    text = given(environ, "FAIL_ON_ERROR")
+    read = boolean(text) if text is not None else schema["FAIL_ON_ERROR"]["default"]
     if read is None:
         return True, "\nFAIL_ON_ERROR could not be read, so it counts as 'true': the step fails."
     return read, ""
