@@ -50,6 +50,7 @@ from variables import (
     PipeValidator,
     boolean,
     given,
+    misspelt,
     read_variables,
 )
 
@@ -175,6 +176,8 @@ class TrackDeployment(Pipe):
     def validate(self) -> dict[str, Any]:
         """The toolkit's own would exit through fail(): a bad variable raises InvalidVariables
         instead, for main() to fail or warn by FAIL_ON_ERROR."""
+        for given_name, meant in misspelt(self.env, self.schema):
+            self.log_warning(f"{given_name} is not a variable of this pipe: did you mean {meant}?")
         read = read_variables(self.env, self.schema, self.validator)
         if read.trimmed:
             self.log_warning(

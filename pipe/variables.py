@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -276,3 +277,48 @@ def expected(rules: Mapping[str, Any]) -> str:
     if "meta" in rules and "expects" in rules["meta"]:
         return rules["meta"]["expects"]
     return f"expected a {rules.get('type', 'value')}"
+
+
+# Variables that are not the pipe's: a misspelt one is named ---------------------------------
+
+# Set in every pipe's container by the base image, Bitbucket, a shell, or read by requests.
+OTHERS = re.compile(
+    r"BITBUCKET_\w*|PYTHON\w*|LC_\w+|(HTTPS?|ALL|NO|FTP)_PROXY|(REQUESTS|CURL)_CA_BUNDLE"
+    r"|SSL_CERT_(FILE|DIR)|PATH|HOME|LANG|LANGUAGE|HOSTNAME|PWD|OLDPWD|SHLVL|TERM|USER|SHELL"
+    r"|GPG_KEY|CI|DOCKER_HOST|PIPELINES_\w*|_",
+    re.IGNORECASE,
+)
+LIST_PART = re.compile(r"(?P<name>.+)_(?:COUNT|\d+)")
+
+
+def misspelt(environ: Iterable[str], schema: Mapping[str, dict]) -> list[tuple[str, str]]:
+    """(given, meant) for each variable set that is not the pipe's but close to one of its
+    names: a letter off (ENVIROMENT), an underscore off (ALERT24_APIKEY), or its case
+    (environment). Only names: a misspelt ALERT24_API_KEY holds a secret."""
+    unknown = sorted(unknown_names(environ, schema))
+    if not unknown:
+        return []
+    import difflib  # noqa: PLC0415 (~1.5 ms to import, for the few runs that set a name to compare)
+
+    squeezed = {name.replace("_", ""): name for name in schema}
+    found = []
+    for name in unknown:
+        key = name.upper()
+        close = difflib.get_close_matches(key, list(schema), n=1, cutoff=0.8)
+        meant = squeezed.get(key.replace("_", "")) or (close[0] if close else None)
+        if meant:
+            found.append((name, meant))
+    return found
+
+
+def unknown_names(environ: Iterable[str], schema: Mapping[str, dict]) -> set[str]:
+    """The variables set that are neither the pipe's nor known to be someone else's."""
+    names = set(environ)
+    unknown = set()
+    for name in names:
+        part = LIST_PART.fullmatch(name)
+        # `TAG: [a, b]` arrives as TAG_COUNT, TAG_0, TAG_1: one variable, TAG.
+        variable = part["name"] if part and f"{part['name']}_COUNT" in names else name
+        if variable not in schema and not OTHERS.fullmatch(variable):
+            unknown.add(variable)
+    return unknown

@@ -9,6 +9,7 @@ from pipe import read_fail_on_error, schema
 from variables import (
     InvalidVariables,
     PipeValidator,
+    misspelt,
     read_variables,
 )
 
@@ -198,3 +199,40 @@ def test_more_than_100_tags_in_one_text_are_refused():
     said = problems({"TAGS": ",".join(f"t{n}" for n in range(101))})
     assert "TAGS is 't0,t1," in said
     assert "give a YAML list of at most 100" in said
+
+
+# Misspelt names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("ENVIROMENT", "ENVIRONMENT"),
+        ("RISK_LEVL", "RISK_LEVEL"),
+        ("TAG", "TAGS"),
+        ("ALERT24_APIKEY", "ALERT24_API_KEY"),
+        ("ALERT_24_API_KEY", "ALERT24_API_KEY"),
+        ("environment", "ENVIRONMENT"),
+        ("SERVICEID", "SERVICE_ID"),
+    ],
+)
+def test_a_misspelt_variable_is_matched_to_the_one_meant(given, meant):
+    assert misspelt({given: "x"}, schema) == [(given, meant)]
+
+
+def test_a_misspelt_list_is_named_once_by_its_name():
+    assert misspelt({"TAG_COUNT": "2", "TAG_0": "a", "TAG_1": "b"}, schema) == [("TAG", "TAGS")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TAGS_COUNT", "TAGS_0", "TAGS_12", "PATH", "HOME", "LANG", "HOSTNAME", "GPG_KEY",
+        "PYTHON_VERSION", "PYTHON_SHA256", "PYTHONDONTWRITEBYTECODE", "BITBUCKET_TAG",
+        "BITBUCKET_BRANCH", "BITBUCKET_COMMIT", "CI", "DOCKER_HOST", "HTTPS_PROXY", "https_proxy",
+        "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "AWS_REGION",
+        "DEPLOY_TARGET",
+    ],
+)  # fmt: skip
+def test_variables_of_others_are_not_taken_for_misspellings(name):
+    assert misspelt({name: "x", "TAGS_COUNT": "13"}, schema) == []

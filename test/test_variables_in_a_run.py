@@ -1,10 +1,13 @@
-"""The variables as a user meets them in a run: names trimmed and said so. Each test runs
-pipe/pipe.py in a fresh process against the local Alert24 (see conftest.py)."""
+"""The variables as a user meets them in a run: names trimmed and said so, and misspelt
+variables named. Each test runs pipe/pipe.py in a fresh process against the local Alert24 (see
+conftest.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 from alert24_server import Alert24Server
-from conftest import run_pipe
+from conftest import API_KEY, run_pipe
 
 
 def sent(server: Alert24Server) -> dict:
@@ -59,3 +62,51 @@ def test_a_blank_environment_counts_as_not_set(env, server):
     assert run.returncode == 0, run.output
     assert sent(server)["environment"] == "production"
     assert "No deployment environment is set" in run.output
+
+
+# Misspelt variables are named ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("ENVIROMENT", "ENVIRONMENT"),
+        ("RISK_LEVL", "RISK_LEVEL"),
+        ("TAG", "TAGS"),
+        ("ALERT24_APIKEY", "ALERT24_API_KEY"),
+    ],
+)
+def test_a_misspelt_variable_is_named_with_the_one_meant(given, meant, env, server):
+    run = run_pipe({**env, given: "staging"})
+    assert run.returncode == 0, run.output
+    said = f"WARNING: {given} is not a variable of this pipe: did you mean {meant}?"
+    assert said in run.output
+
+
+def test_a_misspelt_key_is_named_without_its_value(env, server):
+    run = run_pipe({**env, "ALERT24_APIKEY": API_KEY})  # run_pipe fails on any piece of the key
+    assert "ALERT24_APIKEY is not a variable of this pipe" in run.output
+
+
+def test_a_misspelt_variable_is_named_even_when_validation_fails(env, server):
+    run = run_pipe({**env, "ENVIROMENT": "staging", "TIMEOUT": "soon"})
+    assert run.returncode == 1, run.output
+    assert "ENVIROMENT is not a variable of this pipe" in run.output
+    assert "TIMEOUT is 'soon', which is not valid" in run.stdout
+
+
+def test_the_variables_of_bitbucket_the_image_and_requests_draw_no_warning(env, server):
+    others = {
+        "TAGS_COUNT": "1",
+        "TAGS_0": "web",
+        "BITBUCKET_TAG": "v1.2.3",
+        "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "staging",
+        "PYTHON_VERSION": "3.13.1",
+        "GPG_KEY": "7169605F62C751356D054A26A821E680E5FA6305",
+        "HOSTNAME": "a1b2c3",
+        "NO_PROXY": "127.0.0.1",
+        "DOCKER_HOST": "tcp://localhost:2375",
+    }
+    run = run_pipe({**env, **others})  # PATH, HOME and LANG come with every run
+    assert run.returncode == 0, run.output
+    assert warnings(run.output) == [], run.output
