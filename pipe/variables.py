@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -58,6 +59,10 @@ class Variables(NamedTuple):
 
 NOT_UTF8 = (
     "{name} holds bytes that are not UTF-8 text, which Alert24 cannot take: give it a UTF-8 value."
+)
+MISSING_CA_BUNDLE = (
+    "{name} is {path!r}, which does not exist: give the path of a CA bundle file inside the "
+    "pipe's container (a file in the clone, e.g. $BITBUCKET_CLONE_DIR/ca.pem)."
 )
 
 
@@ -180,6 +185,7 @@ def read_variables(
     for name in unreadable(document):
         problems.append(NOT_UTF8.format(name=name))
         del document[name]
+    problems += ca_bundle_problems(environ)
     checking = validator(cerberus_rules(schema, document))
     if not checking.validate(document) or problems:
         raise InvalidVariables("\n".join(explain(checking, schema, document) + problems))
@@ -216,6 +222,20 @@ def unreadable(document: Mapping[str, Any]) -> list[str]:
         if not all(is_utf8(each) for each in values if isinstance(each, str)):
             names.append(name)
     return names
+
+
+def ca_bundle_problems(environ: Mapping[str, str]) -> list[str]:
+    """requests verifies Alert24's certificate with REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE,
+    when set (a file, or a directory prepared by c_rehash); one that is not there would fail
+    the request later, where the failure looks like a network problem. Read as requests reads
+    them: empty is not set, a blank is a path."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = environ.get(name)
+        if path:
+            if os.path.exists(path):
+                return []
+            return [MISSING_CA_BUNDLE.format(name=name, path=printable(path))]
+    return []
 
 
 def trims(rules: Mapping[str, Any]) -> bool:

@@ -1,13 +1,17 @@
-"""The variables as a user meets them in a run: names trimmed and said so, and misspelt
-variables named. Each test runs pipe/pipe.py in a fresh process against the local Alert24 (see
-conftest.py)."""
+"""The variables as a user meets them in a run: names trimmed and said so, misspelt variables
+named, and a CA bundle that is not there refused before anything is sent. Each test runs
+pipe/pipe.py in a fresh process against the local Alert24 (see conftest.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from alert24_server import Alert24Server
 from conftest import API_KEY, run_pipe
+
+FAIL_OPEN = {"FAIL_ON_ERROR": "false"}
 
 
 def sent(server: Alert24Server) -> dict:
@@ -110,3 +114,44 @@ def test_the_variables_of_bitbucket_the_image_and_requests_draw_no_warning(env, 
     run = run_pipe({**env, **others})  # PATH, HOME and LANG come with every run
     assert run.returncode == 0, run.output
     assert warnings(run.output) == [], run.output
+
+
+# REQUESTS_CA_BUNDLE is checked before anything is sent ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_ca_bundle_that_does_not_exist_is_refused_by_name(name, env, server, tmp_path):
+    missing = str(tmp_path / "ca.pem")
+    run = run_pipe({**env, name: missing})
+    assert run.returncode == 1, run.output
+    said = f"{name} is '{missing}', which does not exist: give the path of a CA bundle file"
+    assert said in run.stdout
+    assert "$BITBUCKET_CLONE_DIR/ca.pem" in run.stdout
+    assert "runner's network" not in run.output
+    assert server.received == []
+
+
+def test_a_missing_ca_bundle_with_fail_on_error_false_warns_and_exits_0(env, server, tmp_path):
+    run = run_pipe({**env, **FAIL_OPEN, "REQUESTS_CA_BUNDLE": str(tmp_path / "ca.pem")})
+    assert run.returncode == 0, run.output
+    assert "REQUESTS_CA_BUNDLE is" in run.output
+    assert "FAIL_ON_ERROR is false: the step carries on." in run.output
+    assert server.received == []
+
+
+def test_a_ca_bundle_file_that_exists_is_accepted(env, server, ca_bundle):
+    run = run_pipe({**env, "REQUESTS_CA_BUNDLE": ca_bundle})
+    assert run.returncode == 0, run.output
+    assert len(server.received) == 1
+
+
+def test_a_ca_directory_is_accepted(env, server, tmp_path: Path):
+    run = run_pipe({**env, "REQUESTS_CA_BUNDLE": str(tmp_path)})
+    assert run.returncode == 0, run.output
+    assert len(server.received) == 1
+
+
+def test_a_ca_bundle_that_requests_would_not_read_is_not_checked(env, server, ca_bundle):
+    # requests reads CURL_CA_BUNDLE only when REQUESTS_CA_BUNDLE is not set.
+    run = run_pipe({**env, "REQUESTS_CA_BUNDLE": ca_bundle, "CURL_CA_BUNDLE": "/nowhere.pem"})
+    assert run.returncode == 0, run.output
