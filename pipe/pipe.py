@@ -75,7 +75,14 @@ from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
 from report import ReceiptNotWritten, write_receipt
 from sizes import cut_hard
-from variables import InvalidVariables, Variables, boolean
+from variables import (
+    InvalidVariables,
+    PipeValidator,
+    boolean,
+    given,
+    misspelt,
+    read_variables,
+)
 
 CHANGE_TYPES = (
     "deployment",
@@ -97,6 +104,12 @@ def text(default: str | None = None, **rules: Any) -> dict[str, Any]:
     return {"type": "string", "meta": {"default": default}, **rules}
 
 
+def identifier(default: str | None = None, **rules: Any) -> dict[str, Any]:
+    """A variable that names something (an environment, a service, a commit): trimmed, since
+    ' staging ' would be another environment than 'staging' in Alert24."""
+    return text(default, coerce="trimmed", **rules)
+
+
 def flag(default: bool) -> dict[str, Any]:
     return {"type": "boolean", "coerce": "boolean", "default": default}
 
@@ -104,33 +117,34 @@ def flag(default: bool) -> dict[str, Any]:
 schema: dict[str, dict[str, Any]] = {
     "ALERT24_API_KEY": text(meta={"secret": True, "default": None}),
     "SUMMARY": text("Deployed {BITBUCKET_REPO_SLUG} @ {first 8 of the commit}"),
-    "ENVIRONMENT": text("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
+    "ENVIRONMENT": identifier("BITBUCKET_DEPLOYMENT_ENVIRONMENT, else production"),
     "CHANGE_TYPE": text(
         "`deployment`, or `rollback` when the commit deployed is older than the last one "
         "(see LIST_COMMITS)",
         coerce="lowercase",
         allowed=CHANGE_TYPES,
     ),
-    "SERVICE_ID": text(),
+    "SERVICE_ID": identifier(),
     "RISK_LEVEL": text("Alert24's default (low)", coerce="lowercase", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
     "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
     "COMMIT_MESSAGE": text("message of the checked-out commit"),
-    "COMMIT_SHA": text("BITBUCKET_COMMIT"),
-    "BRANCH": text("BITBUCKET_BRANCH"),
-    "PR_NUMBER": text("BITBUCKET_PR_ID"),
+    "COMMIT_SHA": identifier("BITBUCKET_COMMIT"),
+    "BRANCH": identifier("BITBUCKET_BRANCH"),
+    "PR_NUMBER": identifier("BITBUCKET_PR_ID"),
     "PR_URL": text("the pull request's Bitbucket URL, on pull-request builds"),
     "PIPELINE_URL": text("this pipeline run's Bitbucket URL"),
-    "EXTERNAL_ID": text("bitbucket:{pipeline uuid}:{step uuid}"),
-    "SOURCE": {"type": "string", "default": "bitbucket-pipelines"},
-    # Items are text, or None where an index is missing; a plain text is split at its commas.
+    "EXTERNAL_ID": identifier("bitbucket:{pipeline uuid}:{step uuid}"),
+    "SOURCE": {"type": "string", "coerce": "trimmed", "default": "bitbucket-pipelines"},
+    # From TAGS_COUNT and TAGS_i (None where an index is missing), or a text: a YAML list typed
+    # as text (`"[web, api]"`), else split at its commas.
     "TAGS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
     # Each item is checked against Jira's rule for a project key in validate(), by jira.py.
     "JIRA_PROJECT_KEYS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
     "LIST_COMMITS": flag(True),
     "PREVIOUS_COMMIT": text(
         "looked up in Alert24",
-        coerce="lowercase",
+        coerce=["trimmed", "lowercase"],
         regex=r"(?:[0-9a-f]{40}|[0-9a-f]{64})",
         meta={
             "default": "looked up in Alert24",
@@ -202,7 +216,17 @@ class TrackDeployment(Pipe):
     key_refusal: LookupFailed | None = None
 
     def validate(self) -> dict[str, Any]:
-        variables = self.validator.read(self.env)
+        """The toolkit's own would exit through fail(): a bad variable raises InvalidVariables
+        instead, for main() to fail or warn by FAIL_ON_ERROR."""
+        for given_name, meant in misspelt(self.env, self.schema):
+            self.log_warning(f"{given_name} is not a variable of this pipe: did you mean {meant}?")
+        read = read_variables(self.env, self.schema, self.validator)
+        if read.trimmed:
+            self.log_warning(
+                f"Removed the spaces around {' and '.join(read.trimmed)}: a name with spaces "
+                "around it would be another name in Alert24."
+            )
+        variables = read.values
         try:
             variables["JIRA_PROJECT_KEYS"] = project_keys(variables["JIRA_PROJECT_KEYS"])
         except NotAProjectKey as bad:
@@ -503,7 +527,8 @@ def main() -> None:
         try:
             StopSignals.running = True
             fail_on_error, doubt = read_fail_on_error(os.environ)
-            TrackDeployment(schema=schema, validator=Variables(schema)).run()
+            # A class: read_variables makes one for the variables each run sets.
+            TrackDeployment(schema=schema, validator=PipeValidator).run()
         finally:
             StopSignals.decided()
     except (Exception, Stopped) as error:
@@ -526,8 +551,8 @@ def why(error: BaseException, stopped_by: str, doubt: str) -> str:
 def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
     """FAIL_ON_ERROR first, by the schema's own rule: it decides what every failure does, those
     of the other variables included. One that cannot be read counts as true, and says so."""
-    given = environ.get("FAIL_ON_ERROR", "")
-    read = boolean(given) if given else schema["FAIL_ON_ERROR"]["default"]
+    text = given(environ, "FAIL_ON_ERROR")
+    read = boolean(text) if text is not None else schema["FAIL_ON_ERROR"]["default"]
     if read is None:
         return True, "\nFAIL_ON_ERROR could not be read, so it counts as 'true': the step fails."
     return read, ""
