@@ -115,7 +115,10 @@ class Alert24Server:
         self.httpd.owner = self  # type: ignore[attr-defined]
         if self.tls:
             self.httpd.socket = self.tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the loop to notice, 0.5 s by default, in every test
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
         return self
 

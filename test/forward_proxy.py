@@ -53,7 +53,9 @@ def forward_proxy() -> Iterator[tuple[str, list[str]]]:
     server = ThreadingTCPServer(("127.0.0.1", 0), TunnelHandler)
     server.daemon_threads = True
     server.log = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server.log  # type: ignore[attr-defined]
