@@ -50,7 +50,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -255,6 +256,7 @@ class TrackDeployment(Pipe):
             timeout=self.get_variable("TIMEOUT"),
             max_retries=self.get_variable("MAX_RETRIES"),
             smaller=cut_hard,
+            sleep=self.sleep,
         )
         # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
         try:
@@ -521,14 +523,18 @@ def user_agent() -> str:
 # The edge: only here do errors become the toolkit's ✔ and ✖ lines and an exit code. -----------
 
 
-def main() -> None:
+def main(sleep: Callable[[float], None] = time.sleep) -> None:
+    """A run, from the variables in os.environ to the ✔ or ✖ line; `sleep` is how retries wait
+    (the tests record the waits instead)."""
     fail_on_error, doubt = True, ""
     try:
         try:
             StopSignals.running = True
             fail_on_error, doubt = read_fail_on_error(os.environ)
             # A class: read_variables makes one for the variables each run sets.
-            TrackDeployment(schema=schema, validator=PipeValidator).run()
+            track = TrackDeployment(schema=schema, validator=PipeValidator)
+            track.sleep = sleep
+            track.run()
         finally:
             StopSignals.decided()
     except (Exception, Stopped) as error:
