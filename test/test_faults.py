@@ -42,7 +42,7 @@ class Fault:
     requests: int
     says: str
     within: float = 10.0
-    at_least: float = 0.0
+    waits: tuple[tuple[float, float], ...] | None = None  # bounds of each wait asked for
     env: dict[str, str] = field(default_factory=dict)
     maybe_recorded: bool = False  # Alert24 may have recorded it without saying so
 
@@ -112,7 +112,7 @@ FAULTS = [
         True,
         2,
         "retrying in 1.0 s",
-        at_least=1.0,
+        waits=((1.0, 1.0),),
     ),
     Fault(
         "429 with Retry-After as an HTTP date",
@@ -122,7 +122,7 @@ FAULTS = [
         True,
         2,
         "Recorded change chg_0001",
-        at_least=1.0,
+        waits=((1.0, 3.0),),  # the date is to the second, and made a moment before the run
     ),
     Fault("503 every time", lambda: [server_error(503)()[0]] * 4, False, 4, "after 4 attempts"),
     Fault(
@@ -285,8 +285,12 @@ def test_fault(fault: Fault, fail_on_error: bool, env, server: Alert24Server):
     server.script(*fault.script())
     run = run_pipe({**env, **mode(fail_on_error), **fault.env})
     assert run.returncode == (0 if fault.recorded or not fail_on_error else 1), run.output
-    assert len(server.received) == fault.requests
-    assert fault.at_least <= run.elapsed < fault.within
+    assert len(server.received) == fault.requests, run.output
+    assert run.elapsed < fault.within, run.output
+    if fault.waits is not None:
+        bounds = zip(run.waits, fault.waits, strict=True)
+        assert len(run.waits) == len(fault.waits), run.output
+        assert all(low <= wait <= high for wait, (low, high) in bounds), run.waits
     assert fault.says in run.output
     if not fault.recorded and fault.maybe_recorded:
         assert "Alert24 did not confirm the change, which may have been recorded" in run.output

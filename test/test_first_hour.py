@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from alert24_server import alert24_error
-from conftest import API_KEY, run_pipe
+from conftest import API_KEY, run_pipe, run_pipe_process
 
 FAIL_OPEN = {"FAIL_ON_ERROR": "false"}
 
@@ -16,7 +16,7 @@ FAIL_OPEN = {"FAIL_ON_ERROR": "false"}
 
 def test_fail_open_turns_a_missing_key_into_a_warning_and_exit_0(env, server):
     del env["ALERT24_API_KEY"]
-    run = run_pipe({**env, **FAIL_OPEN})
+    run = run_pipe_process({**env, **FAIL_OPEN})  # exit 0 as the step sees it, from a process
     assert run.returncode == 0, run.output
     assert "WARNING: ALERT24_API_KEY is not set." in run.output
     assert "FAIL_ON_ERROR is false: the step carries on." in run.output
@@ -160,7 +160,7 @@ def test_the_missing_key_message_links_where_keys_and_secured_variables_are_made
 )
 def test_a_refused_key_is_told_the_scope_it_needs(status, error_type, env, server):
     server.script(alert24_error(status, error_type, "No"))
-    run = run_pipe(env)
+    run = run_pipe_process(env)  # exit 1 as the step sees it, from a process
     assert run.returncode == 1
     assert "'write' scope" in run.stdout
     assert "https://alert24.net/docs/api-authentication" in run.stdout

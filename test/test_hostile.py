@@ -1,4 +1,6 @@
-"""The other end at its worst, byte for byte, through the real pipe/pipe.py as a process.
+"""The other end at its worst, byte for byte, through the real pipe: in the test's process
+(`run_pipe`), and as `python pipe/pipe.py` (`run_pipe_process`) where the bound counts the waits
+really slept and the start-up, where a proxy is read from the environment, and for SIGTERM.
 
 Every run is checked for what must hold whatever arrives: no traceback, no key in any form
 (run_pipe), no password, no raw control character (the toolkit's own colours apart), exactly one
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 import trustme
 
-from conftest import API_KEY, Run, assert_no_secret, run_pipe, start_pipe
+from conftest import API_KEY, Run, assert_no_secret, run_pipe, run_pipe_process, start_pipe
 from forward_proxy import forward_proxy
 from hostile_server import HostileServer, Repeat, Step, Trickle, header, response
 
@@ -239,7 +241,7 @@ def test_slow_and_endless_answers_over_https(case: Case, hostile_env, tls):
 def test_a_tls_handshake_that_never_ends_is_not_an_attempt_that_reached_alert24(hostile_env):
     hello = [Trickle(b"\x16\x03\x03\x40\x00"), Repeat(b"\x00")]  # a record that never fills
     with HostileServer([hello], scheme="https", read=False) as server:
-        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url})
+        run = run_pipe_process({**hostile_env, "ALERT24_BASE_URL": server.url})
     outcome = assert_kept_promises(run, bound())
     assert_says(outcome, f"{NOT_RECORDED}{AND}could not connect within TIMEOUT (0.5 s)")
 
@@ -249,7 +251,7 @@ def test_an_answer_trickled_through_an_https_proxy_ends_within_the_timeout(hosti
     with HostileServer(trickle, tls=tls) as server, forward_proxy() as (proxy_url, _):
         proxy = proxy_url.replace("http://", f"http://deploy:{PASSWORD}@")
         env = {**hostile_env, "ALERT24_BASE_URL": server.url, "HTTPS_PROXY": proxy}
-        run = run_pipe({**env, "DEBUG": "true"})
+        run = run_pipe_process({**env, "DEBUG": "true"})
     outcome = assert_kept_promises(run, bound(), passwords=(PASSWORD,))
     assert "no answer within TIMEOUT (0.5 s)" in outcome
     assert len(server.received) == 1
@@ -514,7 +516,9 @@ def test_a_whole_run_ends_within_attempts_times_timeout_plus_the_waits(hostile_e
     # Each attempt takes all of TIMEOUT (a 503 whose body drips) and asks for a 1 s wait.
     slow = [response(503, b"", [("Retry-After", "1"), ("Content-Length", "99")], length=False)]
     with HostileServer([[*slow, Repeat(b"x")]]) as server:
-        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": "2"})
+        run = run_pipe_process(
+            {**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": "2"}
+        )  # the waits really slept, and the start-up, within the bound
     outcome = assert_kept_promises(run, bound(retries=2, waits=2.0))
     assert run.elapsed >= 3 * TIMEOUT + 2.0
     assert outcome.startswith(f"{NOT_RECORDED}: Alert24 answered HTTP 503 'xxx"), outcome

@@ -1,7 +1,8 @@
 """The pipe as a user meets it: variables in, a change in Alert24 (here, the local one) out.
 
-Each test runs pipe/pipe.py in a fresh process against the local server; `run_pipe` fails any
-test whose output holds the API key.
+Each test runs the pipe against the local server, in the test's process (`run_pipe`); the
+first run and the newcomer's run start `python pipe/pipe.py` as the image does
+(`run_pipe_process`). Both fail any test whose output holds the API key.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from alert24_server import Alert24Server, alert24_error, echo_request, respond
-from conftest import API_KEY, AUTHOR, MESSAGE, ROOT, run_pipe
+from conftest import API_KEY, AUTHOR, MESSAGE, ROOT, run_pipe, run_pipe_process
 
 
 def sent(server: Alert24Server) -> dict:
@@ -25,7 +26,7 @@ def sent(server: Alert24Server) -> dict:
 
 
 def test_a_branch_build_records_the_deployment(env, server, head_sha):
-    run = run_pipe(env)
+    run = run_pipe_process(env)
     assert run.returncode == 0, run.output
     assert (
         f'✔ Recorded change chg_0001 in Alert24: "Deployed shop @ {head_sha[:8]}" to production '
@@ -381,7 +382,7 @@ def test_outside_bitbucket_and_any_repository_a_dry_run_still_works(tmp_path):
 def test_the_pipe_runs_from_this_repository_as_a_newcomer_would(server):
     if not (ROOT / ".git").exists():
         pytest.skip("this copy of the pipe is not a git checkout")
-    run = run_pipe({"DRY_RUN": "true"})
+    run = run_pipe_process({"DRY_RUN": "true"})
     assert run.returncode == 0, run.output
     assert '"commit_sha"' in run.stdout
 

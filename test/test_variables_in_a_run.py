@@ -1,6 +1,6 @@
 """The variables as a user meets them in a run: names trimmed and said so, misspelt variables
 named, and a CA bundle that is not there refused before anything is sent. Each test runs
-pipe/pipe.py in a fresh process against the local Alert24 (see conftest.py)."""
+the pipe against the local Alert24, in the test's process (see conftest.run_pipe)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 the local Alert24 holding the changes recorded before.
 
 Each test builds (or shares) a repository, seeds Alert24 with the previous deployment as this
-pipe or the old curl recipe recorded it, runs pipe/pipe.py as a process and reads the change
-Alert24 received. What git itself says (`git log P..C`) is the expected list.
+pipe or the old curl recipe recorded it, runs the pipe (in the test's process: conftest.run_pipe)
+and reads the change Alert24 received. What git itself says (`git log P..C`) is the expected list.
 """
 
 from __future__ import annotations
