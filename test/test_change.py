@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,11 +53,10 @@ checkouts = st.none() | st.builds(
 
 
 @given(variables, contexts, checkouts)
-def test_the_body_is_json_of_documented_fields_with_no_null_or_empty_value(
+def test_the_body_holds_only_documented_fields_with_no_null_or_empty_value(
     given_, context, checkout
 ):
     body = build_change(given_, context, checkout)
-    assert json.loads(json.dumps(body, ensure_ascii=False)) == body
     assert set(body) <= set(DOCUMENTED_FIELDS)
     assert problem_with_change(body) is None  # what the strict local Alert24 would refuse
     assert body["summary"]
