@@ -385,9 +385,20 @@ def test_a_sha256_repository_lists_its_commits(env, server, tmp_path):
     server.seed(previous(shas[0]))
     run = run_pipe(deploy(env, repo, shas[2]))
     assert run.returncode == 0, run.output
+    assert "description" in posted(server), run.output  # the line saying why none was made
     assert listed_shas(posted(server)["description"]) == [shas[2][:8], shas[1][:8]]
-    run = run_pipe(deploy(env, repo, shas[2], PREVIOUS_COMMIT=shas[1], LIST_COMMITS="true"))
-    assert listed_shas(server.received[1].json["description"]) == [shas[2][:8]]
+
+
+def test_a_sha256_repository_lists_its_commits_since_previous_commit(env, server, tmp_path):
+    repo = tmp_path / "sha256"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main", "--object-format=sha256")
+    shas = [commit(repo, f"Change {n}") for n in range(3)]
+    run = run_pipe(deploy(env, repo, shas[2], PREVIOUS_COMMIT=shas[1]))
+    assert run.returncode == 0, run.output
+    assert server.listed == []
+    assert "description" in posted(server), run.output
+    assert listed_shas(posted(server)["description"]) == [shas[2][:8]]
 
 
 @pytest.mark.parametrize("value", ["1a2b3c4d", "g" * 40, "a" * 41])
