@@ -22,6 +22,7 @@ GIT_TIME = 8.0  # seconds for every git call of a run together: a pipe must neve
 GIT_MEMORY = 96 << 20
 RANGE_LIMIT = 10_000  # commits read of one range; a deployment of more is cut, and says so
 HEX = frozenset("0123456789abcdef")
+FULL_COMMIT_ID = r"[0-9a-f]{40}|[0-9a-f]{64}"  # SHA-1, SHA-256
 SETTINGS = (
     "safe.directory=*",  # the clone is mounted; on self-hosted runners another uid owns it
     "core.deltaBaseCacheLimit=16m",  # git's default, 96m, would take the whole GIT_MEMORY

@@ -22,12 +22,12 @@ from typing import Any, NamedTuple
 
 import jira
 import sizes
-from clone import RANGE_LIMIT, Clone, Commit
+from clone import FULL_COMMIT_ID, RANGE_LIMIT, Clone, Commit
 
 SHOWN = 30  # lines of commits in the description; then "... and N more"
 JIRA_KEYS = jira.MOST
 JIRA_KEY = jira.KEY
-FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+FULL_SHA = re.compile(FULL_COMMIT_ID)
 SKEW = 10 * 60  # seconds of clock skew allowed between the machines that made the commits
 DEEPEN = "set `clone: depth: full` to list them exactly"
 
