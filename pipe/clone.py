@@ -16,16 +16,16 @@ import subprocess
 import time
 from typing import NamedTuple
 
-GIT_TIME = 8.0  # seconds for every git call of a run together: a pipe must never hang on git
+GIT_TIME = 6.0  # seconds for every git call of a run together: a pipe must never hang on git
 # Bytes of heap per call (RLIMIT_DATA: what git allocates, not the packs it maps from disk).
 # Measured: `git log` of git.git's whole history (75,000 commits) needs less than 32 MiB.
-GIT_MEMORY = 96 << 20
+GIT_MEMORY = 64 << 20
 RANGE_LIMIT = 10_000  # commits read of one range; a deployment of more is cut, and says so
 HEX = frozenset("0123456789abcdef")
 FULL_COMMIT_ID = r"[0-9a-f]{40}|[0-9a-f]{64}"  # SHA-1, SHA-256
 SETTINGS = (
     "safe.directory=*",  # the clone is mounted; on self-hosted runners another uid owns it
-    "core.deltaBaseCacheLimit=16m",  # git's default, 96m, would take the whole GIT_MEMORY
+    "core.deltaBaseCacheLimit=16m",  # git's default, 96m, is more than all of GIT_MEMORY
     "core.fsmonitor=false",
     "log.showSignature=false",
 )
@@ -157,7 +157,10 @@ class Clone:
         except CloneUnreadable as why:
             if "not a git repository" in str(why):
                 # `clone: enabled: false` leaves a step its artifacts alone
-                raise CloneUnreadable(f"{self.directory} holds no git clone") from None
+                raise CloneUnreadable(
+                    f"{self.directory} holds no git clone (a step with `clone: enabled: false` "
+                    "has none)"
+                ) from None
             if "unknown revision" in str(why) or "ambiguous argument" in str(why):
                 if not required:
                     return None, None
