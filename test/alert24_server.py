@@ -441,8 +441,8 @@ def main() -> None:
     server.httpd = ThreadingHTTPServer((args.host, args.port), Printing)
     server.httpd.daemon_threads = True
     server.httpd.owner = server  # type: ignore[attr-defined]
-    print(f"Alert24 stand-in listening on {server.url}", flush=True)
-    try:
+    try:  # from the line that says it listens: Ctrl-C may come as soon as it is read
+        print(f"Alert24 stand-in listening on {server.url}", flush=True)
         server.httpd.serve_forever()
     except KeyboardInterrupt:  # Ctrl-C: the way a person stops it, without a traceback
         pass
