@@ -48,7 +48,7 @@ def build_change(
     checkout: Checkout | None,
     went_out: WentOut | None = None,
 ) -> ChangeRecord:
-    """The body to POST, from the validated variables, the step, the checked-out commit, and
+    """The body to POST, from the validated variables, the step, the deployed commit, and
     what went out since the previous deployment when that is known."""
     given = variables  # read by the schema: a blank variable is not there at all
     commit_sha, environment, service_id, source, external = where(given, context, checkout)

@@ -1,6 +1,6 @@
 """alert24/track-deployment: record a Bitbucket Pipelines deployment as a change in Alert24.
 
-The story of a run: read and check the variables, read the step and the checked-out commit, build
+The story of a run: read and check the variables, read the step and the deployed commit, build
 the change, deliver it to Alert24 (or show it, in a dry run), report. The work lives in the
 modules beside this one; only this file turns their errors into the toolkit's fail and success.
 """
@@ -121,8 +121,10 @@ schema: dict[str, dict[str, Any]] = {
     "SERVICE_ID": identifier(),
     "RISK_LEVEL": text("Alert24's default (low)", coerce="lowercase", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
-    "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
-    "COMMIT_MESSAGE": text("message of the checked-out commit"),
+    "CHANGED_BY": text(
+        "author of the deployed commit (COMMIT_SHA), else BITBUCKET_STEP_TRIGGERER_UUID"
+    ),
+    "COMMIT_MESSAGE": text("message of the deployed commit (COMMIT_SHA)"),
     "COMMIT_SHA": identifier("BITBUCKET_COMMIT"),
     "BRANCH": identifier("BITBUCKET_BRANCH"),
     "PR_NUMBER": identifier("BITBUCKET_PR_ID"),
