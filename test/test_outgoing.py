@@ -191,3 +191,15 @@ def test_the_receipt_names_the_previous_commit_and_the_commits():
         "commits": [commit(2).sha, commit(1).sha],
         "commits_complete": True,
     }
+
+
+def test_the_receipt_of_diverged_histories_names_both_sides():
+    diverged = WentOut(DIVERGED, P, C, Side([commit(7)]), Side([commit(3)], complete=False))
+    assert outgoing.receipt_fields(diverged) == {
+        "went_out": "diverged",
+        "previous_commit": P,
+        "commits": [commit(7).sha],
+        "commits_complete": True,
+        "commits_taken_out": [commit(3).sha],
+        "commits_taken_out_complete": False,
+    }
