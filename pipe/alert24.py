@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import urllib3
@@ -89,13 +89,26 @@ class ChangeRequest(NamedTuple):
         return f"ChangeRequest(url={without_password(self.url)!r}, body={self.body!r})"
 
     def headers(self, *, redacted: bool = False) -> dict[str, str]:
-        key = "********" if redacted else self.api_key
-        return {
-            "Authorization": f"Bearer {key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": self.user_agent,
-        }
+        return headers("********" if redacted else self.api_key, self.user_agent, body=True)
+
+
+def headers(api_key: str, user_agent: str, *, body: bool) -> dict[str, str]:
+    """The headers of every request, the same whether sent or shown."""
+    return {
+        "Authorization": f"Bearer {api_key}",
+        **({"Content-Type": "application/json"} if body else {}),
+        "Accept": "application/json",
+        # identity: nothing to decompress, so an answer cannot grow past its limit on the way
+        "Accept-Encoding": "identity",
+        "User-Agent": user_agent,
+    }
+
+
+def changes_url(base_url: str, service_id: str | None = None) -> str:
+    """Where Alert24 takes and lists changes: the organisation's, or one service's."""
+    if service_id:
+        return f"{base_url}/api/v1/services/{quote(service_id, safe='')}/changes"
+    return f"{base_url}/api/v1/changes"
 
 
 def payload(body: dict[str, Any]) -> bytes:
@@ -186,6 +199,7 @@ def deliver(
                 user_agent=request.user_agent,
                 timeout=timeout,
                 payload=payload(body),
+                secrets=secrets,
             )
             maybe_recorded = maybe_recorded or answer.outcome_unknown
             if is_success(answer.status):
@@ -337,6 +351,7 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     payload: bytes | None = None,
     params: Mapping[str, str] | None = None,
     body_limit: int = BODY_LIMIT,
+    secrets: Secrets | None = None,
 ) -> Answer:
     """One attempt, all of it within `timeout` seconds; network trouble comes back in the Answer
     (problem/retryable/outcome_unknown), never as an exception. Stopped propagates, with
@@ -349,14 +364,10 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     A status line that arrived before it is an answer, whatever came, or did not, after it.
     Only a host name lookup that stalls outlasts the alarm, up to the resolver's own timeout.
     """
-    secrets = secrets_for(api_key, url)
-    # identity: nothing to decompress, so an answer cannot grow past body_limit on the way
-    headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-    headers |= {"User-Agent": user_agent, "Authorization": f"Bearer {api_key}"}
-    if payload is not None:
-        headers["Content-Type"] = "application/json"
+    secrets = secrets or secrets_for(api_key, url)
+    sent_headers = headers(api_key, user_agent, body=payload is not None)
     # Prepared without a Session: only Session.prepare_request reads ~/.netrc.
-    prepared = requests.Request(method, url, headers, data=payload, params=params).prepare()
+    prepared = requests.Request(method, url, sent_headers, data=payload, params=params).prepare()
     with requests.Session() as session:  # HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE
         settings = session.merge_environment_settings(prepared.url, {}, False, None, None)
     adapter, body, sent, cut_off, problem = AttemptAdapter(), bytearray(), None, None, None

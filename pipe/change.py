@@ -8,7 +8,7 @@ either, and leaving a field out lets its own default apply.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jira
 import outgoing
@@ -18,6 +18,7 @@ from context import BitbucketContext
 from outgoing import WentOut
 
 BITBUCKET = "https://bitbucket.org"
+PRODUCTION = "production"  # Alert24's own default environment
 
 DOCUMENTED_FIELDS = (
     "summary",
@@ -47,22 +48,19 @@ def build_change(
     checkout: Checkout | None,
     went_out: WentOut | None = None,
 ) -> ChangeRecord:
-    """The body to POST, from the validated variables, the step, the checked-out commit, and
+    """The body to POST, from the validated variables, the step, the deployed commit, and
     what went out since the previous deployment when that is known."""
-    given = {name: value for name, value in variables.items() if value not in (None, "")}
-    commit_sha = given.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
-    if checkout and commit_sha and checkout.sha.startswith(commit_sha.lower()):
-        commit_sha = checkout.sha  # a short COMMIT_SHA, resolved in the clone
-    elif checkout and commit_sha:
+    given = variables  # read by the schema: a blank variable is not there at all
+    commit_sha, environment, service_id, source, external = where(given, context, checkout)
+    if checkout and checkout.sha != commit_sha:
         checkout = None  # another commit's message and author would mislead
     local = None if context.in_bitbucket else checkout
     branch = given.get("BRANCH") or context.branch or (local and local.branch)
     pr_number = given.get("PR_NUMBER") or context.pr_id
     failed = context.step_failed
-    environment = given.get("ENVIRONMENT") or context.deployment_environment or "production"
     record = {
         "summary": summary(given.get("SUMMARY"), context, commit_sha, failed, went_out),
-        "service_id": given.get("SERVICE_ID"),
+        "service_id": service_id,
         "change_type": given.get("CHANGE_TYPE")
         or (went_out and outgoing.change_type(went_out))
         or "deployment",
@@ -70,7 +68,7 @@ def build_change(
             description(given.get("DESCRIPTION"), went_out, environment, context) or "",
             sizes.DESCRIPTION,
         ),
-        "source": given.get("SOURCE"),
+        "source": source,
         "commit_sha": commit_sha,
         "commit_message": sizes.cut(
             given.get("COMMIT_MESSAGE") or (checkout and checkout.message) or "",
@@ -85,7 +83,7 @@ def build_change(
         "changed_by": given.get("CHANGED_BY")
         or (checkout and checkout.author)
         or context.triggerer_uuid,
-        "external_id": given.get("EXTERNAL_ID") or external_id(context),
+        "external_id": external,
         "tags": change_tags(
             branch or context.tag,
             [*(given.get("TAGS") or ()), *issue_keys(given, branch, went_out)],
@@ -93,6 +91,31 @@ def build_change(
         ),
     }
     return {field: value for field, value in record.items() if value}
+
+
+class Where(NamedTuple):
+    """What a change shares with the deployments before it: how the previous one is found."""
+
+    commit_sha: str | None
+    environment: str
+    service_id: str | None
+    source: str | None
+    external_id: str | None
+
+
+def where(
+    variables: Mapping[str, Any], context: BitbucketContext, checkout: Checkout | None
+) -> Where:
+    commit_sha = variables.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
+    if checkout and commit_sha and checkout.sha.startswith(commit_sha.lower()):
+        commit_sha = checkout.sha  # a short COMMIT_SHA, resolved in the clone
+    return Where(
+        commit_sha,
+        variables.get("ENVIRONMENT") or context.deployment_environment or PRODUCTION,
+        variables.get("SERVICE_ID") or None,
+        variables.get("SOURCE") or None,
+        variables.get("EXTERNAL_ID") or external_id(context),
+    )
 
 
 def summary(

@@ -16,15 +16,16 @@ import subprocess
 import time
 from typing import NamedTuple
 
-GIT_TIME = 8.0  # seconds for every git call of a run together: a pipe must never hang on git
+GIT_TIME = 6.0  # seconds for every git call of a run together: a pipe must never hang on git
 # Bytes of heap per call (RLIMIT_DATA: what git allocates, not the packs it maps from disk).
 # Measured: `git log` of git.git's whole history (75,000 commits) needs less than 32 MiB.
-GIT_MEMORY = 96 << 20
+GIT_MEMORY = 64 << 20
 RANGE_LIMIT = 10_000  # commits read of one range; a deployment of more is cut, and says so
 HEX = frozenset("0123456789abcdef")
+FULL_COMMIT_ID = r"[0-9a-f]{40}|[0-9a-f]{64}"  # SHA-1, SHA-256
 SETTINGS = (
     "safe.directory=*",  # the clone is mounted; on self-hosted runners another uid owns it
-    "core.deltaBaseCacheLimit=16m",  # git's default, 96m, would take the whole GIT_MEMORY
+    "core.deltaBaseCacheLimit=16m",  # git's default, 96m, is more than all of GIT_MEMORY
     "core.fsmonitor=false",
     "log.showSignature=false",
 )
@@ -32,6 +33,10 @@ SETTINGS = (
 
 class CloneUnreadable(Exception):
     """Why the clone could not say, in words that follow "because" in one log line."""
+
+
+class NotInClone(CloneUnreadable):
+    """The clone answered: it holds no such commit (or several, for a short id)."""
 
 
 class Checkout(NamedTuple):
@@ -84,19 +89,20 @@ def limit_memory() -> None:
 
 
 class Clone:
-    """One handle on the clone for the whole run, sharing one deadline across its git calls."""
+    """One handle on the clone for the whole run, its git calls sharing one budget of time: git's
+    own, so that the look-up of the previous deployment, between two calls, spends none of it."""
 
     def __init__(self, directory: str, *, budget: float = GIT_TIME) -> None:
         self.directory = directory
-        self.deadline = time.monotonic() + budget
+        self.budget = budget
         self.environment = git_environment()
         self._cut: frozenset[str] | None = None
 
     def git(self, *args: str) -> str:
         """git's output for `args`; CloneUnreadable for any failure, with git's own words."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
+        if self.budget <= 0:
             raise CloneUnreadable(f"git took longer than {GIT_TIME:g} s in all")
+        started = time.monotonic()
         options = [part for setting in SETTINGS for part in ("-c", setting)]
         try:
             done = subprocess.run(
@@ -104,7 +110,7 @@ class Clone:
                 cwd=self.directory,
                 env=self.environment,
                 capture_output=True,
-                timeout=left,
+                timeout=self.budget,
                 preexec_fn=limit_memory,  # one setrlimit between fork and exec: no lock taken
                 check=False,
             )
@@ -115,6 +121,8 @@ class Clone:
             raise CloneUnreadable(f"git took longer than {GIT_TIME:g} s in all") from None
         except OSError as error:
             raise CloneUnreadable(f"git could not be started ({error.strerror})") from None
+        finally:
+            self.budget -= time.monotonic() - started
         if done.returncode:
             raise CloneUnreadable(git_said(done.stderr, done.returncode))
         return done.stdout.decode("utf-8", "replace")
@@ -124,15 +132,17 @@ class Clone:
         holds none, or several."""
         name = name.strip().lower()
         if not 4 <= len(name) <= 64 or not HEX.issuperset(name):
-            raise CloneUnreadable(f"{name!r} is not a commit id")
+            raise NotInClone(f"{name!r} is not a commit id")
         try:
             return self.git(
                 "rev-parse", "--verify", "--end-of-options", f"{name}^{{commit}}"
             ).strip()
         except CloneUnreadable as why:
             if "ambiguous" in str(why):
-                raise CloneUnreadable(f"{name} names more than one object in the clone") from None
-            raise CloneUnreadable(f"the clone does not hold the commit {name}") from None
+                raise NotInClone(f"{name} names more than one object in the clone") from None
+            if "Needed a single revision" in str(why) or "expected commit type" in str(why):
+                raise NotInClone(f"the clone does not hold the commit {name}") from None
+            raise  # git failed, or ran out of time: no answer about the commit
 
     def checkout(self, name: str | None = None) -> Checkout:
         """The commit `name` (a full or short id), else HEAD's, with its message and author."""
@@ -156,7 +166,10 @@ class Clone:
         except CloneUnreadable as why:
             if "not a git repository" in str(why):
                 # `clone: enabled: false` leaves a step its artifacts alone
-                raise CloneUnreadable(f"{self.directory} holds no git clone") from None
+                raise CloneUnreadable(
+                    f"{self.directory} holds no git clone (a step with `clone: enabled: false` "
+                    "has none)"
+                ) from None
             if "unknown revision" in str(why) or "ambiguous argument" in str(why):
                 if not required:
                     return None, None
@@ -168,7 +181,7 @@ class Clone:
         """Whether the clone holds the commit with this full id."""
         try:
             return self.resolve(sha) == sha
-        except CloneUnreadable:
+        except NotInClone:
             return False
 
     def commits(self, *revisions: str) -> list[Commit]:

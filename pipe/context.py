@@ -62,8 +62,7 @@ class BitbucketContext(NamedTuple):  # a NamedTuple: a dataclass costs ~1 ms mor
             )
 
         def get(name: str) -> str | None:
-            # A variable mapped from an unset one (`X: $UNSET`) arrives empty: the same as absent.
-            return environ.get(name) or None
+            return given(environ, name)
 
         return cls(
             commit=get("BITBUCKET_COMMIT"),
@@ -95,6 +94,13 @@ class BitbucketContext(NamedTuple):  # a NamedTuple: a dataclass costs ~1 ms mor
     def name(self) -> str:
         """The repository's name, as a user would say it in a summary."""
         return self.repo_slug or os.path.basename(os.path.abspath(self.clone_dir))
+
+
+def given(environ: Mapping[str, str], name: str) -> str | None:
+    """A variable's text, or None when it is not set. Empty or blank counts as not set, so that
+    the default applies: `X: $UNSET` in `variables:` arrives empty, and a blank names nothing."""
+    text = environ.get(name, "")
+    return text if text.strip() else None
 
 
 def is_utf8(value: str) -> bool:

@@ -20,14 +20,11 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jira
 import sizes
-from clone import RANGE_LIMIT, Clone, Commit
+from clone import FULL_COMMIT_ID, RANGE_LIMIT, Clone, Commit
 
 SHOWN = 30  # lines of commits in the description; then "... and N more"
-JIRA_KEYS = jira.MOST
-JIRA_KEY = jira.KEY
-FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+FULL_SHA = re.compile(FULL_COMMIT_ID)
 SKEW = 10 * 60  # seconds of clock skew allowed between the machines that made the commits
 DEEPEN = "set `clone: depth: full` to list them exactly"
 
@@ -97,12 +94,6 @@ def side(clone: Clone, base: str, listed: list[Commit], descendants: set[str]) -
     reaches_cut = any(commit.sha in cut for commit in listed)
     complete = not unplaced and not reaches_cut and len(listed) < RANGE_LIMIT
     return Side(proven, unplaced, complete)
-
-
-def jira_keys(went_out: WentOut, projects: Sequence[str] = ()) -> list[str]:
-    """Issue keys in the messages of the commits listed, newest first, each once, at most 20
-    (the rules are jira.py's)."""
-    return jira.issue_keys(None, (commit.message for commit in went_out.commits), projects)
 
 
 def summary(went_out: WentOut, name: str, failed: bool = False) -> str | None:

@@ -1,6 +1,6 @@
 """alert24/track-deployment: record a Bitbucket Pipelines deployment as a change in Alert24.
 
-The story of a run: read and check the variables, read the step and the checked-out commit, build
+The story of a run: read and check the variables, read the step and the deployed commit, build
 the change, deliver it to Alert24 (or show it, in a dry run), report. The work lives in the
 modules beside this one; only this file turns their errors into the toolkit's fail and success.
 """
@@ -64,26 +64,20 @@ from alert24 import (
     Delivery,
     DeliveryFailed,
     Stopped,
+    changes_url,
     deliver,
     with_request_id,
 )
-from change import build_change, external_id
-from clone import Checkout, Clone, CloneUnreadable
-from context import BitbucketContext, UnreadableContext
+from change import Where, build_change, external_id, where
+from clone import FULL_COMMIT_ID, Checkout, Clone, CloneUnreadable
+from context import BitbucketContext, UnreadableContext, given
 from jira import NotAProjectKey, project_keys
 from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
 from report import ReceiptNotWritten, write_receipt
 from sizes import cut_hard
-from variables import (
-    InvalidVariables,
-    PipeValidator,
-    boolean,
-    given,
-    misspelt,
-    read_variables,
-)
+from variables import InvalidVariables, PipeValidator, boolean, misspelt, read_variables
 
 CHANGE_TYPES = (
     "deployment",
@@ -128,8 +122,10 @@ schema: dict[str, dict[str, Any]] = {
     "SERVICE_ID": identifier(),
     "RISK_LEVEL": text("Alert24's default (low)", coerce="lowercase", allowed=RISK_LEVELS),
     "DESCRIPTION": text(),
-    "CHANGED_BY": text("author of the checked-out commit, else BITBUCKET_STEP_TRIGGERER_UUID"),
-    "COMMIT_MESSAGE": text("message of the checked-out commit"),
+    "CHANGED_BY": text(
+        "author of the deployed commit (COMMIT_SHA), else BITBUCKET_STEP_TRIGGERER_UUID"
+    ),
+    "COMMIT_MESSAGE": text("message of the deployed commit (COMMIT_SHA)"),
     "COMMIT_SHA": identifier("BITBUCKET_COMMIT"),
     "BRANCH": identifier("BITBUCKET_BRANCH"),
     "PR_NUMBER": identifier("BITBUCKET_PR_ID"),
@@ -146,7 +142,7 @@ schema: dict[str, dict[str, Any]] = {
     "PREVIOUS_COMMIT": text(
         "looked up in Alert24",
         coerce=["trimmed", "lowercase"],
-        regex=r"(?:[0-9a-f]{40}|[0-9a-f]{64})",
+        regex=f"(?:{FULL_COMMIT_ID})",
         meta={
             "default": "looked up in Alert24",
             "expects": "use the full commit id (40 hex characters, or 64 in a SHA-256 "
@@ -235,32 +231,41 @@ class TrackDeployment(Pipe):
         return variables
 
     def run(self) -> None:
+        """The story of a run: read the variables (done by the toolkit), the step, the commit
+        and what went out since the previous deployment; build the change once; show it in a
+        dry run, else deliver it; report."""
         super().run()
-        agent = user_agent()
+        variables, agent = self.variables, user_agent()
         self.log_debug(f"{agent} on Python {sys.version.split()[0]}")
         context = BitbucketContext.from_environ(self.env)
-        dry_run = self.get_variable("DRY_RUN")
-        api_key = self.api_key(required=not dry_run)
-        if context.step_failed and not self.get_variable("TRACK_FAILED"):
+        api_key = self.api_key(required=not variables["DRY_RUN"])
+        if context.step_failed and not variables["TRACK_FAILED"]:
             self.log_info(
                 f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
-        request, went_out = self.change_request(context, api_key or "", agent)
-        if dry_run:
+        if api_key:
+            self.warn_if_unencrypted(variables["ALERT24_BASE_URL"])
+        clone = Clone(context.clone_dir)
+        checkout = self.checkout(clone, context)
+        went_out = self.went_out(clone, checkout, context, api_key, agent)
+        body = build_change(variables, context, checkout, went_out)
+        self.say_where(body, context)
+        request = ChangeRequest(changes_url(variables["ALERT24_BASE_URL"]), api_key, body, agent)
+        if variables["DRY_RUN"]:
             self.show(request)
             return
         delivery = deliver(
             request,
-            timeout=self.get_variable("TIMEOUT"),
-            max_retries=self.get_variable("MAX_RETRIES"),
+            timeout=variables["TIMEOUT"],
+            max_retries=variables["MAX_RETRIES"],
             smaller=cut_hard,
             sleep=self.sleep,
         )
         # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
         try:
-            self.report(delivery, request, context, went_out)
+            self.report(delivery, context, went_out)
         except Stopped:
             raise Stopped(
                 f"after the change was recorded in Alert24 ({recorded(delivery)})"
@@ -272,84 +277,80 @@ class TrackDeployment(Pipe):
                 f"failed: {type(error).__name__}: {printable(error)}."
             )
 
-    def change_request(
-        self, context: BitbucketContext, api_key: str, agent: str
-    ) -> tuple[ChangeRequest, WentOut | None]:
-        """The change to post, with what went out since the previous deployment when known."""
-        base_url = self.get_variable("ALERT24_BASE_URL").rstrip("/")
-        if api_key:
-            self.warn_if_unencrypted(base_url)
-        clone = Clone(context.clone_dir)
-        checkout = self.checkout(clone, context)
-        change = build_change(self.variables, context, checkout)
-        request = ChangeRequest(f"{base_url}/api/v1/changes", api_key, change, agent)
-        went_out = self.went_out(change, context, clone, checkout, request)
-        if went_out:
-            request = request._replace(
-                body=build_change(self.variables, context, checkout, went_out)
-            )
-        self.say_where(request.body, context)
-        return request, went_out
+    def checkout(self, clone: Clone, context: BitbucketContext) -> Checkout | None:
+        """The deployed commit, from the clone; None, and a line saying why and what follows."""
+        commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
+        try:
+            return clone.checkout(commit)
+        except CloneUnreadable as why:
+            lost = [
+                "its message" if not self.get_variable("COMMIT_MESSAGE") else None,
+                "the commits since the previous deployment"
+                if self.get_variable("LIST_COMMITS")
+                else None,
+            ]
+            said = " and ".join(filter(None, lost))
+            follows = f"The change goes without {said}" if said else "The change goes as given"
+            if not self.get_variable("CHANGED_BY"):
+                who = context.triggerer_uuid and "the step triggerer's UUID"
+                follows += (
+                    f", and changed_by is {who}: set CHANGED_BY to say who deployed"
+                    if who
+                    else ", and without changed_by: set CHANGED_BY to say who deployed"
+                )
+            self.log_info(f"The deployed commit could not be read: {printable(why)}. {follows}.")
+            return None
 
     def went_out(
         self,
-        change: dict[str, Any],
-        context: BitbucketContext,
         clone: Clone,
         checkout: Checkout | None,
-        request: ChangeRequest,
+        context: BitbucketContext,
+        api_key: str | None,
+        agent: str,
     ) -> WentOut | None:
         """The commits since the previous deployment; None, and a line saying why, without."""
-        if not self.get_variable("LIST_COMMITS"):
-            return None
-        current = change.get("commit_sha", "").lower()
-        if not checkout or checkout.sha != current:
+        if not self.get_variable("LIST_COMMITS") or not checkout:
             return None  # reading the commit said why
-        if not self.get_variable("PREVIOUS_COMMIT") and history_ends_at(clone, current):
+        mine = where(self.variables, context, checkout)
+        if checkout.sha != mine.commit_sha:
+            return None
+        previous = self.get_variable("PREVIOUS_COMMIT")
+        if not previous and history_ends_at(clone, checkout.sha):
             # Nothing since any earlier commit can be listed from here: not worth a request.
             self.log_info(
                 "No commits listed: the clone's history ends at the deployed commit. Set "
                 "`clone: depth:` to 2 or more (50 is Bitbucket's default) to list them."
             )
             return None
-        previous = self.get_variable("PREVIOUS_COMMIT")
         if previous:
             self.log_debug(f"The previous deployment is PREVIOUS_COMMIT, {previous}.")
         else:
-            previous = self.previous_commit(change, context, request)
+            previous = self.previous_commit(mine, context, api_key, agent)
         if not previous:
             return None
         try:
-            return read_went_out(clone, previous, current)
+            return read_went_out(clone, previous, checkout.sha)
         except CloneUnreadable as why:
             self.log_info(f"The commits since {previous[:8]} could not be read: {printable(why)}")
             return None
 
     def previous_commit(
-        self, change: dict[str, Any], context: BitbucketContext, request: ChangeRequest
+        self, mine: Where, context: BitbucketContext, api_key: str | None, agent: str
     ) -> str | None:
         """The commit of the last deployment Alert24 holds; None, and a line saying why."""
-        if not request.api_key or not context.repo_full_name:
-            why = "no ALERT24_API_KEY" if not request.api_key else "no BITBUCKET_REPO_FULL_NAME"
+        if not api_key or not context.repo_full_name:
+            why = "no ALERT24_API_KEY" if not api_key else "no BITBUCKET_REPO_FULL_NAME"
             self.log_info(f"The previous deployment was not looked up ({why}).")
             return None
-        mine = Mine(
-            context.repo_full_name,
-            change["environment"],
-            change.get("service_id"),
-            change.get("source"),
-            change.get("external_id"),
-            change.get("commit_sha"),
-            pipeline_run(context),
-        )
-        timeout = self.get_variable("TIMEOUT")
+        ours = Mine(context.repo_full_name, *mine[1:], mine.commit_sha, pipeline_run(context))
         try:
             found = find_previous(
-                request.url.removesuffix("/api/v1/changes"),
-                mine,
-                api_key=request.api_key,
-                user_agent=request.user_agent,
-                timeout=timeout,
+                self.get_variable("ALERT24_BASE_URL"),
+                ours,
+                api_key=api_key,
+                user_agent=agent,
+                timeout=self.get_variable("TIMEOUT"),
             )
         except LookupFailed as why:
             if why.key_refused:
@@ -360,7 +361,7 @@ class TrackDeployment(Pipe):
             return None
         if not found:
             self.log_info(
-                f"Alert24 holds no earlier deployment of {mine.deployed()}: no commits listed."
+                f"Alert24 holds no earlier deployment of {ours.deployed()}: no commits listed."
             )
             return None
         changes = "1 change" if found.looked_at == 1 else f"{found.looked_at} changes"
@@ -391,30 +392,6 @@ class TrackDeployment(Pipe):
                 f"ALERT24_BASE_URL is {printable(without_password(base_url))}: over http:// the "
                 "key travels unencrypted. Use https://."
             )
-
-    def checkout(self, clone: Clone, context: BitbucketContext) -> Checkout | None:
-        """The deployed commit, from the clone; None, and a line saying why and what follows."""
-        commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
-        try:
-            return clone.checkout(commit)
-        except CloneUnreadable as why:
-            lost = [
-                "its message" if not self.get_variable("COMMIT_MESSAGE") else None,
-                "the commits since the previous deployment"
-                if self.get_variable("LIST_COMMITS")
-                else None,
-            ]
-            said = " and ".join(filter(None, lost))
-            follows = f"The change goes without {said}" if said else "The change goes as given"
-            if not self.get_variable("CHANGED_BY"):
-                who = context.triggerer_uuid and "the step triggerer's UUID"
-                follows += (
-                    f", and changed_by is {who}: set CHANGED_BY to say who deployed"
-                    if who
-                    else ", and without changed_by: set CHANGED_BY to say who deployed"
-                )
-            self.log_info(f"The deployed commit could not be read: {printable(why)}. {follows}.")
-            return None
 
     def say_where(self, change: Mapping[str, Any], context: BitbucketContext) -> None:
         """A change that lands in `production` only because nothing said otherwise is named,
@@ -452,14 +429,10 @@ class TrackDeployment(Pipe):
         succeed(f"Dry run: the change above was not sent to Alert24.{verdict}")
 
     def report(
-        self,
-        delivery: Delivery,
-        request: ChangeRequest,
-        context: BitbucketContext,
-        went_out: WentOut | None,
+        self, delivery: Delivery, context: BitbucketContext, went_out: WentOut | None
     ) -> None:
         summary = printable(delivery.body["summary"], limit=120)
-        environment = printable(delivery.body.get("environment", "production"))
+        environment = printable(delivery.body["environment"])
         request_id = with_request_id(delivery.request_id)
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
         what = f": {reported(went_out)}" if went_out else ""
@@ -469,11 +442,9 @@ class TrackDeployment(Pipe):
         )
         if context.shared_storage_dir:
             extra = receipt_fields(went_out) if went_out else None
-            self.leave_receipt(context.shared_storage_dir, delivery, request, extra)
+            self.leave_receipt(context.shared_storage_dir, delivery, extra)
 
-    def leave_receipt(
-        self, directory: str, delivery: Delivery, request: ChangeRequest, extra: dict | None
-    ) -> None:
+    def leave_receipt(self, directory: str, delivery: Delivery, extra: dict | None) -> None:
         try:
             path = write_receipt(directory, delivery, delivery.body, extra)
         except ReceiptNotWritten as why:

@@ -8,16 +8,23 @@ look-up is a nicety, and the change must never wait long for it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, NamedTuple
-from urllib.parse import quote
 
-from alert24 import Answer, alert24_error, exchange
+from alert24 import (
+    Answer,
+    alert24_error,
+    changes_url,
+    exchange,
+    parse_json,
+    secrets_for,
+    with_request_id,
+)
+from change import PRODUCTION
 from printable import printable, without_password
 
 log = logging.getLogger("alert24")
@@ -72,7 +79,8 @@ def find_previous(
     base_url: str, mine: Mine, *, api_key: str, user_agent: str, timeout: float
 ) -> Previous | None:
     """The newest change that is this repository's last deployment here, or None."""
-    url = list_url(base_url, mine.service_id)
+    url = changes_url(base_url, mine.service_id)
+    secrets = secrets_for(api_key, url)  # one for all pages
     params = {"limit": str(PAGE), "environment": mine.environment}
     if mine.source:
         params["source"] = mine.source
@@ -102,6 +110,7 @@ def find_previous(
             timeout=left,
             params={**params, "offset": str(offset)},
             body_limit=LIST_BODY_LIMIT,
+            secrets=secrets,
         )
         try:
             items, more = read_page(answer, offset, timeout, deadline)
@@ -128,12 +137,6 @@ def find_previous(
     return best
 
 
-def list_url(base_url: str, service_id: str | None) -> str:
-    if service_id:
-        return f"{base_url}/api/v1/services/{quote(service_id, safe='')}/changes"
-    return f"{base_url}/api/v1/changes"
-
-
 def read_page(
     answer: Answer, offset: int, timeout: float, deadline: float
 ) -> tuple[list[dict[str, Any]], bool]:
@@ -144,16 +147,13 @@ def read_page(
         raise LookupFailed(f"Could not list Alert24's changes: {why}; {WITHOUT}.")
     if not 200 <= answer.status < 300:
         raise LookupFailed(refusal(answer), answer.status)
-    try:
-        document = json.loads(answer.text)
-    except (ValueError, RecursionError):  # nested past Python's limit: not a list of changes
-        document = None
+    document = parse_json(answer.text)
     data = document.get("data") if isinstance(document, dict) else None
     meta = document.get("meta", {}) if isinstance(document, dict) else None
     if not isinstance(data, list) or not isinstance(meta, dict):
         raise LookupFailed(
-            f"Alert24's list of changes is not of the documented shape {{data, meta}}{rid(answer)}"
-            f": {WITHOUT}.",
+            "Alert24's list of changes is not of the documented shape {data, meta}"
+            f"{with_request_id(answer.request_id)}: {WITHOUT}.",
             answer.status,
         )
     more = len(data) > 0 and (
@@ -176,7 +176,11 @@ def unanswered(answer: Answer, timeout: float, deadline: float) -> str:
 
 def refusal(answer: Answer) -> str:
     why = alert24_error(answer.text)
-    said = f"HTTP {answer.status}" + (f" {printable(why)}" if why else "") + rid(answer)
+    said = (
+        f"HTTP {answer.status}"
+        + (f" {printable(why)}" if why else "")
+        + with_request_id(answer.request_id)
+    )
     if answer.status == 401:
         hint = "Alert24 refused ALERT24_API_KEY"
     elif answer.status == 403:
@@ -190,10 +194,6 @@ def refusal(answer: Answer) -> str:
     return f"Could not list Alert24's changes: {said}. {hint}: {WITHOUT}."
 
 
-def rid(answer: Answer) -> str:
-    return f" (X-Request-Id: {printable(answer.request_id)})" if answer.request_id else ""
-
-
 def candidates(items: Iterable[Mapping[str, Any]], mine: Mine) -> list[Mapping[str, Any]]:
     """The changes that can be this one's predecessor, whatever filters Alert24 applied."""
     home = f"https://bitbucket.org/{mine.repo_full_name}/".lower()  # Bitbucket ignores case
@@ -202,7 +202,7 @@ def candidates(items: Iterable[Mapping[str, Any]], mine: Mine) -> list[Mapping[s
         tags = item.get("tags")
         if not (
             text(item, "pipeline_url").lower().startswith(home)
-            and text(item, "environment", "production") == mine.environment
+            and text(item, "environment", PRODUCTION) == mine.environment
             and (not mine.service_id or text(item, "service_id") == mine.service_id)
             and text(item, "change_type", "deployment") in COUNTED
             and text(item, "commit_sha")

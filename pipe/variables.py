@@ -28,7 +28,7 @@ from bitbucket_pipes_toolkit import ArrayVariable
 from cerberus import Validator
 from cerberus.errors import COERCION_FAILED
 
-from context import is_utf8
+from context import given, is_utf8
 from printable import printable, without_password
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -39,13 +39,6 @@ def boolean(text: str) -> bool | None:
     """`true`, `Yes`, ` on `... as True, their opposites as False, anything else as None."""
     word = text.strip().lower()
     return word in TRUE_WORDS if word in TRUE_WORDS | FALSE_WORDS else None
-
-
-def given(environ: Mapping[str, str], name: str) -> str | None:
-    """A variable's text, or None when it is not set. Empty or blank counts as not set, so that
-    the default applies: `X: $UNSET` in `variables:` arrives empty, and a blank names nothing."""
-    text = environ.get(name, "")
-    return text if text.strip() else None
 
 
 class InvalidVariables(Exception):
@@ -102,11 +95,12 @@ class PipeValidator(Validator):
         return [tag.strip() for tag in value if tag and tag.strip()]
 
     def _normalize_coerce_base_url(self, value: Any) -> Any:
-        """Whitespace around an address is a pasting accident; a scheme's case means nothing."""
+        """Whitespace around an address is a pasting accident; a scheme's case means nothing;
+        a trailing slash neither: the address is normalised here, once."""
         if not isinstance(value, str):
             return value
         scheme, separator, rest = value.strip().partition("://")
-        return f"{scheme.lower()}{separator}{rest}"
+        return f"{scheme.lower()}{separator}{rest.rstrip('/')}"
 
     def _check_with_host_name(self, field: str, value: Any) -> None:
         """A host requests could never reach fails here, by name, rather than as an unexpected

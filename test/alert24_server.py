@@ -410,10 +410,27 @@ def drip(status: int = 201, every: float = 0.2) -> Action:
 def main() -> None:
     """`python test/alert24_server.py --port N --api-key K [--host H]`: serve until stopped.
 
-    For tests that need it in another process or container (test/test_docker_image.py); it
-    prints one line once it listens, which they wait for.
+    For tests that need it in another process or container (test/test_docker_image.py), and
+    for a person trying the pipe locally. It prints one line once it listens, which the tests
+    wait for; then, for each change it receives (every POST, recorded or refused), its body as
+    one line of JSON. `GET /api/v1/changes` with the key lists those it recorded. Ctrl-C ends it.
     """
     import argparse  # noqa: PLC0415 (only the command line needs it)
+
+    class Printing(Handler):
+        """Prints the body of each change received, on one line, once it has been answered."""
+
+        def handle_any(self) -> None:
+            super().handle_any()
+            if self.command == "POST":
+                print(one_line(self.seen.body), flush=True)
+
+    def one_line(body: bytes) -> str:
+        text = body.decode("utf-8", "replace")
+        try:
+            return json.dumps(json.loads(text), ensure_ascii=False)
+        except ValueError:  # not JSON: shown as a JSON string, still on one line
+            return json.dumps(text, ensure_ascii=False)
 
     parser = argparse.ArgumentParser(description="A local stand-in for Alert24's Changes API.")
     parser.add_argument("--port", type=int, required=True)
@@ -421,11 +438,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other containers")
     args = parser.parse_args()
     server = Alert24Server(api_key=args.api_key, host=args.host)
-    server.httpd = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.httpd = ThreadingHTTPServer((args.host, args.port), Printing)
     server.httpd.daemon_threads = True
     server.httpd.owner = server  # type: ignore[attr-defined]
-    print(f"Alert24 stand-in listening on {server.url}", flush=True)
-    server.httpd.serve_forever()
+    try:  # from the line that says it listens: Ctrl-C may come as soon as it is read
+        print(f"Alert24 stand-in listening on {server.url}", flush=True)
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C: the way a person stops it, without a traceback
+        pass
+    finally:
+        server.httpd.server_close()
 
 
 if __name__ == "__main__":

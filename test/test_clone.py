@@ -196,3 +196,15 @@ def test_no_git_binary_says_so(repo, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(CloneUnreadable, match="no git binary"):
         Clone(str(repo)).checkout()
+
+
+def test_the_budget_is_git_s_own_time_not_the_time_between_calls(repo):
+    clone = Clone(str(repo), budget=1.0)
+    time.sleep(1.2)  # the look-up of the previous deployment, say: no git runs meanwhile
+    assert clone.checkout().message.startswith("Ship it")
+
+
+def test_a_git_out_of_time_is_no_answer_about_a_commit(repo):
+    sha = run_git(repo, "rev-parse", "HEAD").strip()
+    with pytest.raises(CloneUnreadable, match="git took longer than"):
+        Clone(str(repo), budget=0).holds(sha)

@@ -218,6 +218,7 @@ def test_git_s_layer_stays_small_and_pip_leaves_no_bytecode_of_its_own(image):
     history = docker(
         "image", "history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}", image
     )
+    print("The image's layers, newest first:", *history.splitlines(), sep="\n  ")
     git_layer = next(line for line in history.splitlines() if "apk add --no-cache git" in line)
     size = git_layer.split("\t")[0]
     print(f"git's layer: {size}")

@@ -101,3 +101,48 @@ def test_pipe_yml_names_the_square_icon_kept_in_this_repository():
     assert svg.get("width") == svg.get("height")
     _, _, width, height = svg.get("viewBox", "").split()
     assert width == height
+
+
+# The README is read on Bitbucket's pipe page: short, with the detail a link away in docs/. -----
+
+README_MOST = 14_000  # characters; published pipes' READMEs are about 4,000
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def relative_links(text: str) -> list[str]:
+    """The targets of the Markdown links that point into this repository (no scheme, no bare
+    anchor), without their anchors."""
+    targets = (target for target in LINK.findall(text) if not re.match(r"[a-z]+:|#", target))
+    return [target.split("#")[0] for target in targets]
+
+
+def test_the_readme_is_at_most_14000_characters():
+    assert len(README) <= README_MOST, f"README.md is {len(README):,} characters"
+
+
+def test_every_relative_link_in_the_readme_points_to_a_file_that_exists():
+    links = relative_links(README)
+    assert links, "the README links to no file of the repository: the test reads no links"
+    missing = [link for link in links if not (ROOT / link).is_file()]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "docs").glob("*.md")), ids=lambda path: path.name)
+def test_every_relative_link_in_docs_points_to_a_file_that_exists(page):
+    links = relative_links(page.read_text(encoding="utf-8"))
+    missing = [link for link in links if not (page.parent / link).resolve().is_file()]
+    assert not missing, missing
+
+
+def test_the_readmes_sections_come_in_order_prerequisites_before_details():
+    titles = re.findall(r"^## (.+)$", README, re.M)
+    assert titles == [
+        "Run it locally",
+        "YAML Definition",
+        "Variables",
+        "Prerequisites",
+        "Details",
+        "Examples",
+        "Support",
+        "License",
+    ]

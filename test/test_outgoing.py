@@ -160,24 +160,7 @@ def test_jira_keys_become_tags_after_the_users():
 
 def test_jira_keys_of_the_commits_rolled_back_count_too():
     rollback = WentOut(ROLLBACK, P, C, taken=Side([commit(1, "Revert PAY-9")]))
-    assert outgoing.jira_keys(rollback) == ["PAY-9"]
-
-
-def test_what_only_looks_like_a_jira_key_is_not_one():
-    messages = "utf-8 A-1 PAY-0 PAY-01 XPAY-1x ÄPAY-2 pay-3 PAY_4-5 2PAY-6"
-    assert outgoing.jira_keys(went(commit(1, messages))) == []
-
-
-def test_at_most_twenty_jira_keys():
-    listed = went(commit(1, " ".join(f"K{n}X-{n + 1}" for n in range(30))))
-    assert outgoing.jira_keys(listed) == [f"K{n}X-{n + 1}" for n in range(20)]
-
-
-@given(st.lists(st.text(), max_size=40))
-def test_jira_keys_are_unique_well_formed_and_at_most_twenty(messages):
-    keys = outgoing.jira_keys(went(*(commit(n, m) for n, m in enumerate(messages))))
-    assert len(keys) == len(set(keys)) <= 20
-    assert all(outgoing.JIRA_KEY.fullmatch(key) and key in "".join(messages) for key in keys)
+    assert build_change({}, CONTEXT, None, rollback)["tags"] == ["bitbucket", "PAY-9"]
 
 
 @given(st.integers(0, 80), st.booleans())
@@ -207,4 +190,16 @@ def test_the_receipt_names_the_previous_commit_and_the_commits():
         "previous_commit": P,
         "commits": [commit(2).sha, commit(1).sha],
         "commits_complete": True,
+    }
+
+
+def test_the_receipt_of_diverged_histories_names_both_sides():
+    diverged = WentOut(DIVERGED, P, C, Side([commit(7)]), Side([commit(3)], complete=False))
+    assert outgoing.receipt_fields(diverged) == {
+        "went_out": "diverged",
+        "previous_commit": P,
+        "commits": [commit(7).sha],
+        "commits_complete": True,
+        "commits_taken_out": [commit(3).sha],
+        "commits_taken_out_complete": False,
     }

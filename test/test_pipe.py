@@ -84,7 +84,8 @@ def test_without_a_clone_changed_by_is_the_triggerer_and_the_log_says_why(env, s
     assert change["changed_by"] == "{44444444-4444-4444-8444-444444444444}"
     assert "commit_message" not in change
     assert (
-        f"INFO: The deployed commit could not be read: {tmp_path} holds no git clone. The change "
+        f"INFO: The deployed commit could not be read: {tmp_path} holds no git clone (a step "
+        "with `clone: enabled: false` has none). The change "
         "goes without its message and the commits since the previous deployment, and changed_by "
         "is the step triggerer's UUID: set CHANGED_BY to say who deployed." in run.output
     ), run.output

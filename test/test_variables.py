@@ -64,7 +64,7 @@ def test_every_problem_is_named_at_once(name):
         ("MAX_RETRIES", " 7 ", 7),
         ("RISK_LEVEL", " HIGH ", "high"),
         ("CHANGE_TYPE", "Rollback\n", "rollback"),
-        ("ALERT24_BASE_URL", "  HTTPS://alert24.example/ \n", "https://alert24.example/"),
+        ("ALERT24_BASE_URL", "  HTTPS://alert24.example/ \n", "https://alert24.example"),
         ("PREVIOUS_COMMIT", "ABCDEF" + "0" * 34, "abcdef" + "0" * 34),
     ],
 )
