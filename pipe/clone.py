@@ -60,6 +60,7 @@ class Commit(NamedTuple):
     committed: int  # committer date, seconds since the epoch
     author_name: str
     message: str
+    parents: tuple[str, ...] = ()  # as the clone has them: none for a commit at its cut
 
     @property
     def subject(self) -> str:
@@ -96,6 +97,7 @@ class Clone:
         self.directory = directory
         self.budget = budget
         self.environment = git_environment()
+        self.shallow_file: str | None = None  # .git/shallow's path, from the first call
         self._cut: frozenset[str] | None = None
 
     def git(self, *args: str) -> str:
@@ -160,9 +162,14 @@ class Clone:
         """HEAD's commit and the branch HEAD names (None when detached); the first call of a
         run, so that "not a git repository" is what a directory without a clone says."""
         try:
-            sha, ref = self.git(
-                "rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD"
-            ).split()
+            shallow, sha, ref = self.git(
+                "rev-parse",
+                "--git-path",
+                "shallow",
+                "HEAD^{commit}",
+                "--symbolic-full-name",
+                "HEAD",
+            ).splitlines()
         except CloneUnreadable as why:
             if "not a git repository" in str(why):
                 # `clone: enabled: false` leaves a step its artifacts alone
@@ -175,48 +182,40 @@ class Clone:
                     return None, None
                 raise CloneUnreadable("the clone has no commit checked out") from None
             raise
+        self.shallow_file = shallow
         return sha, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
-    def holds(self, sha: str) -> bool:
-        """Whether the clone holds the commit with this full id."""
+    def commits(self, base: str, head: str) -> list[Commit] | None:
+        """What `git log base..head` shows, in its order; None when the clone does not hold the
+        commit `base` (a full id)."""
         try:
-            return self.resolve(sha) == sha
-        except NotInClone:
-            return False
-
-    def commits(self, *revisions: str) -> list[Commit]:
-        """What `git log <revisions>` shows, in its order."""
-        out = self.git(
-            "log", "-z", f"--max-count={RANGE_LIMIT}", "--encoding=UTF-8",
-            "--format=%H %ct%n%an%n%B", "--end-of-options", *revisions, "--",
-        )  # fmt: skip
+            out = self.git(
+                "log", "-z", f"--max-count={RANGE_LIMIT}", "--encoding=UTF-8",
+                "--format=%H %ct %P%n%an%n%B", "--end-of-options", f"{base}^{{commit}}..{head}",
+                "--",
+            )  # fmt: skip
+        except CloneUnreadable as why:
+            if "bad revision" in str(why) or "expected commit type" in str(why):
+                return None
+            raise
         listed = []
         for record in filter(None, out.split("\0")):
-            head, _, rest = record.partition("\n")
+            head_line, _, rest = record.partition("\n")
             author, _, message = rest.partition("\n")
-            sha, _, date = head.partition(" ")
-            listed.append(Commit(sha, int(date), author, message.rstrip()))
+            sha, date, *parents = head_line.split(" ")
+            listed.append(Commit(sha, int(date), author, message.rstrip(), tuple(parents)))
         return listed
 
-    def ancestors(self, sha: str) -> set[str]:
-        """The commit and every commit of its history that the clone holds."""
-        return set(self.git("rev-list", "--end-of-options", sha, "--").split())
-
-    def descendants(self, base: str, head: str) -> set[str]:
-        """The commits of `base..head` that descend from `base`: none of them can be in its
-        history, however shallow the clone (`git rev-list --ancestry-path`)."""
-        range_ = f"{base}..{head}"
-        return set(
-            self.git("rev-list", "--ancestry-path", "--end-of-options", range_, "--").split()
-        )
-
-    def committed(self, sha: str) -> int:
-        return int(self.git("log", "-1", "--no-walk", "--format=%ct", "--end-of-options", sha))
+    def history(self, sha: str) -> tuple[set[str], int]:
+        """The commit and every commit of its history that the clone holds, and its own
+        committer date (`git log` starts with the commit it is given)."""
+        lines = self.git("log", "--format=%H %ct", "--end-of-options", sha, "--").splitlines()
+        return {line.split(" ")[0] for line in lines}, int(lines[0].split(" ")[1])
 
     def cut(self) -> frozenset[str]:
         """The commits whose parents the clone lacks (.git/shallow); none in a full clone."""
         if self._cut is None:
-            path = self.git("rev-parse", "--git-path", "shallow").strip()
+            path = self.shallow_file or self.git("rev-parse", "--git-path", "shallow").strip()
             try:
                 with open(os.path.join(self.directory, path), encoding="ascii") as listed:
                     self._cut = frozenset(listed.read().split())

@@ -64,15 +64,14 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
     previous, current = previous.lower(), current.lower()
     if previous == current:
         return WentOut(REDEPLOY, previous, current)
-    if not FULL_SHA.fullmatch(previous) or not clone.holds(previous):
+    listed = clone.commits(previous, current) if FULL_SHA.fullmatch(previous) else None
+    if listed is None:
         return WentOut(MISSING, previous, current)
-    listed = clone.commits(f"{previous}..{current}")
-    descendants = clone.descendants(previous, current)
-    went = side(clone, previous, listed, descendants)
-    if current in descendants:  # P is in C's history: nothing of P's was taken out
+    went = side(clone, previous, listed)
+    if current in descendants(previous, listed):  # P is in C's history: nothing of P's went
         return WentOut(FORWARD, previous, current, went)
-    backward = clone.commits(f"{current}..{previous}")
-    taken = side(clone, current, backward, clone.descendants(current, previous))
+    backward = clone.commits(current, previous) or []
+    taken = side(clone, current, backward)
     if not listed:  # C is in P's history, as the clone shows it: this deployment goes back
         return WentOut(ROLLBACK, previous, current, went, taken)
     if taken.commits:
@@ -80,20 +79,41 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
     return WentOut(FORWARD, previous, current, went)
 
 
-def side(clone: Clone, base: str, listed: list[Commit], descendants: set[str]) -> Side:
+def side(clone: Clone, base: str, listed: list[Commit]) -> Side:
     """What the clone proves of `git log base..head` (`listed`) against the full history."""
     cut = clone.cut() if listed else frozenset()
     if not cut:
         return Side(listed, 0, len(listed) < RANGE_LIMIT)
-    if cut.isdisjoint(clone.ancestors(base)):
+    history, committed = clone.history(base)
+    if cut.isdisjoint(history):
         proven = listed  # base's whole history is in the clone: git's answer is the truth
     else:
-        after = clone.committed(base) + SKEW
-        proven = [c for c in listed if c.sha in descendants or c.committed > after]
+        after, descending = committed + SKEW, descendants(base, listed)
+        proven = [c for c in listed if c.sha in descending or c.committed > after]
     unplaced = len(listed) - len(proven)
     reaches_cut = any(commit.sha in cut for commit in listed)
     complete = not unplaced and not reaches_cut and len(listed) < RANGE_LIMIT
     return Side(proven, unplaced, complete)
+
+
+def descendants(base: str, listed: list[Commit]) -> set[str]:
+    """The commits of `git log base..head` that descend from `base`, as `git rev-list
+    --ancestry-path` finds them: none can be in base's history, however shallow the clone. A
+    commit descends from base when a parent is base or descends from it; the path from it to
+    base lies within the range, so its parents there say it all."""
+    parents = {commit.sha: commit.parents for commit in listed}
+    known = {base: True}
+    for start in parents:
+        walk = [start]
+        while walk:  # depth first, without recursion: a range may be thousands deep
+            sha = walk[-1]
+            waiting = [p for p in parents.get(sha, ()) if p not in known]
+            if waiting:
+                walk += waiting
+                continue
+            known[sha] = any(known[p] for p in parents.get(sha, ()))
+            walk.pop()
+    return {sha for sha in parents if known[sha]}
 
 
 def summary(went_out: WentOut, name: str, failed: bool = False) -> str | None:

@@ -147,7 +147,7 @@ def three(tmp_path) -> tuple[Path, dict[str, str]]:
 def test_replace_refs_do_not_rewrite_history(three):
     repo, shas = three
     run_git(repo, "replace", "--graft", shas["c"], shas["a"])  # c's parent said to be a
-    commits = Clone(str(repo)).commits(f"{shas['a']}..{shas['c']}")
+    commits = Clone(str(repo)).commits(shas["a"], shas["c"])
     assert [commit.sha for commit in commits] == [shas["c"], shas["b"]]
 
 
@@ -155,7 +155,7 @@ def test_grafts_do_not_rewrite_history(three):
     repo, shas = three
     (repo / ".git" / "info").mkdir(exist_ok=True)
     (repo / ".git" / "info" / "grafts").write_text(f"{shas['c']} {shas['a']}\n")
-    commits = Clone(str(repo)).commits(f"{shas['a']}..{shas['c']}")
+    commits = Clone(str(repo)).commits(shas["a"], shas["c"])
     assert [commit.sha for commit in commits] == [shas["c"], shas["b"]]
 
 
@@ -207,4 +207,11 @@ def test_the_budget_is_git_s_own_time_not_the_time_between_calls(repo):
 def test_a_git_out_of_time_is_no_answer_about_a_commit(repo):
     sha = run_git(repo, "rev-parse", "HEAD").strip()
     with pytest.raises(CloneUnreadable, match="git took longer than"):
-        Clone(str(repo), budget=0).holds(sha)
+        Clone(str(repo), budget=0).commits(sha, sha)
+
+
+def test_a_base_the_clone_does_not_hold_lists_nothing(three):
+    repo, shas = three
+    tree = run_git(repo, "rev-parse", f"{shas['c']}^{{tree}}").strip()
+    assert Clone(str(repo)).commits("0" * 40, shas["c"]) is None
+    assert Clone(str(repo)).commits(tree, shas["c"]) is None

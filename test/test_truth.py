@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from clone import Clone
 from conftest import run_pipe
 from git_history import Spec, fast_import, git_log, new_repo, run_git
-from outgoing import DIVERGED, FORWARD, ROLLBACK, read_went_out
+from outgoing import DIVERGED, FORWARD, ROLLBACK, descendants, read_went_out
 
 T = 1_700_000_000
 DAY = 86_400
@@ -164,6 +164,9 @@ def test_what_is_listed_is_true_of_the_full_history(specs, depth, data):
         if previous == current:
             return
         went_out = read_went_out(Clone(str(clone)), previous, current)
+        range_ = f"{previous}..{current}"
+        ancestry_path = set(run_git(clone, "rev-list", "--ancestry-path", range_).split())
+        assert descendants(previous, Clone(str(clone)).commits(previous, current)) == ancestry_path
         went, taken = git_log(origin, previous, current), git_log(origin, current, previous)
         assert set(shas_of(went_out.went)) <= set(went)
         assert set(shas_of(went_out.taken)) <= set(taken)
