@@ -149,18 +149,20 @@ def description(
             "set `clone: depth: full` to list them): the commits since are not listed."
         )
     link = f" ({commit_url(repo_full_name, went_out.previous)})" if repo_full_name else ""
+    if went_out.kind == ROLLBACK:
+        if failed:
+            return listing(
+                f"Commits the failed rollback from {p8}{link} would have taken out:", went_out.taken
+            )
+        return listing(
+            f"Commits taken out of {environment} (rolled back from {p8}{link}):", went_out.taken
+        )
     if failed:
         went = f"Commits in the failed deployment to {environment} (since {p8}{link}):"
         taken = f"Commits the failed deployment would have taken out of {environment}:"
     else:
         went = f"Commits deployed to {environment} since {p8}{link}:"
         taken = f"Commits taken out of {environment} (they were in {p8}, not in {c8}):"
-    if went_out.kind == ROLLBACK:
-        if failed:
-            taken = f"Commits the failed rollback from {p8}{link} would have taken out:"
-        else:
-            taken = f"Commits taken out of {environment} (rolled back from {p8}{link}):"
-        return listing(taken, went_out.taken)
     parts = [listing(went, went_out.went)]
     if went_out.kind == DIVERGED:
         parts.append(listing(taken, went_out.taken))
@@ -172,12 +174,13 @@ def listing(heading: str, side: Side) -> str:
     lines = [heading, *(commit_line(commit) for commit in side.commits[:SHOWN])]
     if count > SHOWN:
         lines.append(f"... and {count - SHOWN} more")
-    if side.unplaced:
-        lines.append(
-            f"{more(side.unplaced)} merged in could not be placed: the clone is shallow; {DEEPEN}."
+    if not side.complete:
+        why = (
+            f"{more(side.unplaced)} merged in could not be placed: the clone is shallow;"
+            if side.unplaced
+            else "the clone's history ends here:"
         )
-    elif not side.complete:
-        lines.append(f"at least {many(count)}; the clone's history ends here: {DEEPEN}.")
+        lines.append(f"at least {many(count)}; {why} {DEEPEN}.")
     return "\n".join(lines)
 
 

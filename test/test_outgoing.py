@@ -133,7 +133,7 @@ def test_commits_that_could_not_be_placed_are_counted_not_listed():
     text = outgoing.description(listed, "production")
     assert text.splitlines()[1:] == [
         "00000009 Change 9 (Ann Lee)",
-        "3 more commits merged in could not be placed: the clone is shallow; "
+        "at least 1 commit; 3 more commits merged in could not be placed: the clone is shallow; "
         "set `clone: depth: full` to list them exactly.",
     ]
     assert outgoing.reported(listed) == (
