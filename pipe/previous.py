@@ -1,4 +1,5 @@
 """The previous deployment: the change this pipe (or the old curl recipe) recorded last time.
+
 Alert24 does not document which filters its list of changes honours, nor its order, nor its
 items' fields; so the list is asked for with filters and filtered here again whatever came back.
 """
