@@ -1,11 +1,9 @@
 """The receipt a later step can read: what was recorded, and where to find it in Alert24.
 
 Written to BITBUCKET_PIPE_SHARED_STORAGE_DIR, which Bitbucket keeps for the whole pipeline run, so
-that a later pipe or script (a notification, a rollback) can quote the change id.
-
-All or nothing: the receipt is written beside its final name and renamed into place, so a full
-disk, a size limit or a kill mid-write leaves the previous receipt whole, or the new one whole,
-and never a cut file a later step would choke on.
+that a later pipe or script (a notification, a rollback) can quote the change id. All or nothing:
+written beside its final name and renamed into place, so that a full disk, a size limit or a kill
+mid-write leaves the old receipt or the new one whole, never a cut file a later step chokes on.
 """
 
 from __future__ import annotations
@@ -41,34 +39,24 @@ def write_receipt(
     data = json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8")
     try:
         os.makedirs(directory, exist_ok=True)
-        refuse_what_is_not_a_file(path)
-        replace_whole(path, data)
+        # A FIFO would block the write forever, a device or a link would send it elsewhere.
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise ReceiptNotWritten("something other than a regular file is at that path")
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{RECEIPT_NAME}.", suffix=".tmp", dir=directory
+        )
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                # No fsync: a kill cannot cut a rename, and surviving power loss is not this
+                # file's job; fsync would cost every run milliseconds.
+                file.write(data)
+            os.chmod(temporary, 0o644)  # not mkstemp's 0600: a later step may run as another user
+            os.replace(temporary, path)
+        except BaseException:  # a full disk, a size limit, or a stop: the old receipt stays whole
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
     except OSError as error:
         raise ReceiptNotWritten(error.strerror or str(error)) from error
     return path
-
-
-def refuse_what_is_not_a_file(path: str) -> None:
-    """A FIFO would block the write forever, a device or a link would send it elsewhere."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISREG(mode):
-        raise ReceiptNotWritten("something other than a regular file is at that path")
-
-
-def replace_whole(path: str, data: bytes) -> None:
-    directory, name = os.path.split(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            # No fsync: a kill cannot cut a rename, and surviving power loss is not this
-            # file's job; fsync would cost every run milliseconds.
-            file.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a later step's other user
-        os.replace(temporary, path)
-    except BaseException:  # a full disk, a size limit, or a stop: the old receipt stays whole
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
