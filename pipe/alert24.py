@@ -1,9 +1,8 @@
 """The Alert24 client: POST one change, retry what is worth retrying, and say why it failed.
 
-An explicit loop rather than urllib3's Retry: it sends the same bytes every time (or, after a
-413, once more cut short), never follows a redirect with the key, and says after every attempt
-what happened. Each attempt is one `exchange`, bounded as a whole in time. All that comes back
-is foreign text: it reaches the log only through `Secrets.shown`.
+A loop of our own rather than urllib3's Retry, to say after every attempt what happened, and cut
+the body short once after a 413. Each attempt (`exchange`) is bounded in time as a whole, and
+never follows a redirect with the key. All that comes back reaches the log through `Secrets`.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from printable import Secrets, printable, without_password
+from printable import MASK, Secrets, printable, without_password
 
 log = logging.getLogger("alert24")
 # urllib3 logs what it cannot parse of an answer raw, with a traceback ("Failed to parse
@@ -46,6 +45,7 @@ BODY_LIMIT = 64 * 1024  # an answer larger than this is cut: only the id or the 
 MESSAGE_LIMIT = 500  # characters of Alert24's error message: one naming fields can be long
 INTERIM_LIMIT = 100  # interim (1xx) answers before the final one; more is a server gone wrong
 NO_SECRETS = Secrets()
+NOT_SENT = "before the request reached Alert24: the change was not recorded"
 
 HINTS = {
     400: "Alert24 names the field it rejected above; check that variable.",
@@ -79,7 +79,7 @@ class ChangeRequest(NamedTuple):
         return f"ChangeRequest(url={without_password(self.url)!r}, body={self.body!r})"
 
     def headers(self, *, redacted: bool = False) -> dict[str, str]:
-        return headers("********" if redacted else self.api_key, self.user_agent, body=True)
+        return headers(MASK if redacted else self.api_key, self.user_agent, body=True)
 
 
 def headers(api_key: str, user_agent: str, *, body: bool) -> dict[str, str]:
@@ -126,11 +126,7 @@ class Stopped(BaseException):
     no `except Exception` on the way swallows it. `str(stop)` follows "Stopped by SIGTERM " and
     says what became of the change; from `exchange`, `answer` is what had arrived of it."""
 
-    def __init__(
-        self,
-        words: str = "before the request reached Alert24: the change was not recorded",
-        answer: Answer | None = None,
-    ):
+    def __init__(self, words: str = NOT_SENT, answer: Answer | None = None):
         super().__init__(words)
         self.answer = answer
 
@@ -166,7 +162,12 @@ def deliver(
     body, attempts, maybe_recorded, answer, attempt = request.body, max_retries + 1, False, None, 0
     post = partial(exchange, "POST", request.url, api_key=request.api_key, secrets=secrets)
     try:
-        show_request(request, secrets)
+        if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
+            log.debug("POST %s", secrets.shown(without_password(request.url)))
+            for name, value in request.headers(redacted=True).items():
+                log.debug("  %s: %s", name, value)
+            text = json.dumps(request.body, ensure_ascii=False)
+            log.debug("  body: %s", secrets.shown(text, limit=BODY_LIMIT))
         while True:
             attempt, answer = attempt + 1, None
             sent = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -199,15 +200,6 @@ def deliver(
             sleep(delay)
     except Stopped as stop:
         raise stopped(stop.answer, answer, maybe_recorded, secrets) from None
-
-
-def show_request(request: ChangeRequest, secrets: Secrets) -> None:
-    if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
-        log.debug("POST %s", secrets.shown(without_password(request.url)))
-        for name, value in request.headers(redacted=True).items():
-            log.debug("  %s: %s", name, value)
-        text = json.dumps(request.body, ensure_ascii=False)
-        log.debug("  body: %s", secrets.shown(text, limit=BODY_LIMIT))
 
 
 def with_request_id(request_id: str | None, secrets: Secrets = NO_SECRETS) -> str:
@@ -283,13 +275,11 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     body_limit: int = BODY_LIMIT,
     secrets: Secrets | None = None,
 ) -> Answer:
-    """One attempt, all of it within `timeout` seconds; network trouble comes back in the Answer,
-    never as an exception. Stopped propagates, with `answer` set to what had arrived. Call it
-    from the main thread: requests' timeouts bound connecting and each read, not a server that
-    drips a byte at a time, sends 1xx answers forever or never ends a TLS handshake or CONNECT;
-    so an alarm at `timeout` ends the attempt wherever it is, and nothing of it sends later. A
-    status line that arrived before it is an answer. Only a stalled host name lookup outlasts
-    the alarm, up to the resolver's own timeout."""
+    """One attempt, all of it within `timeout` seconds: trouble comes back in the Answer, a stop
+    as Stopped with the `answer` so far. requests' timeouts bound each read, not a server that
+    drips bytes or 1xx answers, nor a TLS handshake or CONNECT that never ends: an alarm (so, the
+    main thread only) ends the attempt wherever it is, and nothing of it sends later. Only a
+    stalled host name lookup outlasts it, up to the resolver's own timeout."""
     secrets = secrets or secrets_for(api_key, url)
     sent_headers = headers(api_key, user_agent, body=payload is not None)
     # Prepared without a Session: only Session.prepare_request reads ~/.netrc.
@@ -361,12 +351,11 @@ class AttemptAdapter(HTTPAdapter):
     """requests' adapter, its connections (direct or through a proxy, in its own pools: no
     global patching) saying what happened: connected, interim answers, the final status line."""
 
-    def __init__(self) -> None:
-        super().__init__(max_retries=0)
-        self.connected = False  # through any proxy, TLS done: the request may have been sent
-        self.interim = 0
-        self.status: int | None = None  # the final answer's, as soon as its line is in
-        self.reason = ""
+    # requests' default is no retries. Set per attempt, by its connections:
+    connected = False  # through any proxy, TLS done: the request may have been sent
+    interim = 0
+    status: int | None = None  # the final answer's, as soon as its line is in
+    reason = ""
 
     def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
         pool = super().get_connection_with_tls_context(*args, **kwargs)
@@ -577,17 +566,17 @@ def error_shape(body: str) -> dict | None:
 
 
 def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str:
-    problem = str(answer.problem)
+    status, problem = answer.status or 0, str(answer.problem)
     if answer.status is None and problem.startswith("the TLS"):
         return (
             "If a proxy or a private certificate authority sits in between, pass its CA file as "
             "REQUESTS_CA_BUNDLE in the pipe's variables"
         )
-    if answer.status is None and problem.startswith("the proxy"):
-        return "Check HTTPS_PROXY and NO_PROXY in the pipe's variables"
     if answer.status is None:
+        if problem.startswith("the proxy"):
+            return "Check HTTPS_PROXY and NO_PROXY in the pipe's variables"
         return "Check ALERT24_BASE_URL and the runner's network (HTTPS_PROXY, NO_PROXY)"
-    if 300 <= answer.status < 400:
+    if 300 <= status < 400:
         location = answer.headers.get("Location")
         where = secrets.shown(without_password(location)) if location else "elsewhere"
         return (
@@ -599,10 +588,10 @@ def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str:
             "The answer has neither an X-Request-Id nor Alert24's error shape, so it may not "
             "come from Alert24: check ALERT24_BASE_URL, and any proxy in between"
         )
-    if answer.status >= 500:
+    if status >= 500:
         return "Alert24 had a problem; try again later, and quote the X-Request-Id to support"
     return HINTS.get(
-        answer.status, "Alert24 refused the change as sent; quote the X-Request-Id to its support"
+        status, "Alert24 refused the change as sent; quote the X-Request-Id to its support"
     )
 
 

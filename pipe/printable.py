@@ -1,16 +1,14 @@
 """Foreign text made safe to print: the one place every piece of it passes through.
 
-Printed raw, a newline in a change id, an error message or a proxy's error could forge a
-`✔ Recorded` line, an ESC could clear the screen, a bidirectional override could reorder what is
-read. So control and format characters are shown as escapes, overlong text is cut, and passwords
-in URLs are masked. `Secrets.shown` also hides the run's own secrets (the API key, proxy
-passwords), however the other end encoded them when it echoed them back.
+Printed raw, a newline in an id or an error could forge a `✔ Recorded` line, an ESC clear the
+screen, a bidirectional override reorder what is read: so they are shown as escapes, long text
+is cut, URL passwords masked; `Secrets` also hides the run's secrets, however they were echoed.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata  # loaded by requests (idna) in every run anyway: no start-up cost here
+import unicodedata  # requests loads it in every run anyway (idna): no start-up cost here
 from os.path import commonprefix
 from typing import NamedTuple
 from urllib.parse import urlsplit
