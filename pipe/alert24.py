@@ -1,11 +1,8 @@
 """The Alert24 client: POST one change, retry what is worth retrying, and say why it failed.
 
-An explicit loop rather than urllib3's Retry: it sends the same bytes every time (or, after a
-413, once more cut short), never follows a redirect with the key, and tells the user after every
-attempt what happened. urllib3 still reads Retry-After, capped (`retry_after`).
-
-Each attempt is one `exchange`, bounded as a whole by TIMEOUT (its docstring says how). All that
-comes back is foreign text: it reaches the log only through `Secrets.shown`.
+A loop of our own rather than urllib3's Retry, to say after every attempt what happened, and cut
+the body short once after a 413. Each attempt (`exchange`) is bounded in time as a whole, and
+never follows a redirect with the key. All that comes back reaches the log through `Secrets`.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from printable import Secrets, printable, without_password
+from printable import MASK, Secrets, printable, without_password
 
 log = logging.getLogger("alert24")
 # urllib3 logs what it cannot parse of an answer raw, with a traceback ("Failed to parse
@@ -39,15 +36,16 @@ log = logging.getLogger("alert24")
 logging.getLogger("urllib3").propagate = False
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A gateway's error says nothing of what the server behind it did with the change.
+UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
 TOO_LARGE = 413
-BACKOFF_BASE = 0.5  # seconds before the first retry; doubled at each one, with jitter
-BACKOFF_CAP = 8.0
+BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds before the first retry, doubled at each one
 RETRY_AFTER_CAP = 30.0  # however long Alert24 asks for, a run ends in bounded time
 BODY_LIMIT = 64 * 1024  # an answer larger than this is cut: only the id or the error is needed
 MESSAGE_LIMIT = 500  # characters of Alert24's error message: one naming fields can be long
 INTERIM_LIMIT = 100  # interim (1xx) answers before the final one; more is a server gone wrong
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 NO_SECRETS = Secrets()
+NOT_SENT = "before the request reached Alert24: the change was not recorded"
 
 HINTS = {
     400: "Alert24 names the field it rejected above; check that variable.",
@@ -66,15 +64,7 @@ HINTS = {
     ),
     429: "Alert24 is limiting requests; the pipe gave up after its retries (see MAX_RETRIES).",
 }
-# A gateway's error says nothing of what the server behind it did with the change.
-UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
-# A connection's failure in words, by the innermost error (requests' classes say which stage).
-IN_WORDS = {
-    ConnectionRefusedError: "the connection was refused",
-    ConnectionResetError: "the connection was reset",
-    ConnectionAbortedError: "the connection was aborted",
-}
-
+CONNECTION = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError)
 
 # NamedTuples rather than dataclasses: each dataclass costs ~0.5 ms of start-up, on every run.
 
@@ -89,16 +79,16 @@ class ChangeRequest(NamedTuple):
         return f"ChangeRequest(url={without_password(self.url)!r}, body={self.body!r})"
 
     def headers(self, *, redacted: bool = False) -> dict[str, str]:
-        return headers("********" if redacted else self.api_key, self.user_agent, body=True)
+        return headers(MASK if redacted else self.api_key, self.user_agent, body=True)
 
 
 def headers(api_key: str, user_agent: str, *, body: bool) -> dict[str, str]:
-    """The headers of every request, the same whether sent or shown."""
+    """The headers of every request, the same whether sent or shown. `identity`: nothing to
+    decompress, so an answer cannot grow past its limit on the way."""
     return {
         "Authorization": f"Bearer {api_key}",
         **({"Content-Type": "application/json"} if body else {}),
         "Accept": "application/json",
-        # identity: nothing to decompress, so an answer cannot grow past its limit on the way
         "Accept-Encoding": "identity",
         "User-Agent": user_agent,
     }
@@ -111,14 +101,9 @@ def changes_url(base_url: str, service_id: str | None = None) -> str:
     return f"{base_url}/api/v1/changes"
 
 
-def payload(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
 class Delivery(NamedTuple):
-    """A change Alert24 recorded. change_id and request_id are foreign text already made safe
-    to print (through `Secrets.shown`); print them as they are. `body` is the body that was
-    recorded: the request's, or the one cut short after a 413."""
+    """A change Alert24 recorded: its ids already through `Secrets.shown`, and the body recorded
+    (the request's, or the one cut short after a 413)."""
 
     status: int
     change_id: str | None
@@ -128,39 +113,31 @@ class Delivery(NamedTuple):
 
 
 class DeliveryFailed(Exception):
-    """Alert24 did not confirm the change; the reason says why and what to do."""
+    """Alert24 did not confirm the change: `reason` says why and what to do; `maybe_recorded`,
+    that an attempt reached Alert24 and no answer said what became of it."""
 
     def __init__(self, reason: str, *, maybe_recorded: bool):
         super().__init__(reason)
-        self.reason = reason
-        # True when an attempt reached Alert24 and no answer said what became of it.
-        self.maybe_recorded = maybe_recorded
+        self.reason, self.maybe_recorded = reason, maybe_recorded
 
 
 class Stopped(BaseException):
-    """The step was stopped (SIGTERM, SIGINT) while the pipe was at work.
+    """The step was stopped (SIGTERM, SIGINT): a BaseException, like KeyboardInterrupt, so that
+    no `except Exception` on the way swallows it. `str(stop)` follows "Stopped by SIGTERM " and
+    says what became of the change; from `exchange`, `answer` is what had arrived of it."""
 
-    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (logging's
-    own among them) swallows it. `str(stop)` says when, and what became of the change, in words
-    that follow "Stopped by SIGTERM ". From `exchange`, `answer` is what had arrived of the
-    attempt (the status, once its line was in), for `deliver` to put in words."""
-
-    def __init__(
-        self,
-        words: str = "before the request reached Alert24: the change was not recorded",
-        answer: Answer | None = None,
-    ):
+    def __init__(self, words: str = NOT_SENT, answer: Answer | None = None):
         super().__init__(words)
         self.answer = answer
 
 
 class Answer(NamedTuple):
-    """One attempt's outcome: a response, or the connection problem that replaced it."""
+    """One attempt's outcome: a response, or the connection problem that replaced it. Headers
+    and text (at most body_limit bytes) are scrubbed of secrets, not yet printable."""
 
     status: int | None = None
-    # Scrubbed of secrets, not yet printable: print a value through printable().
     headers: Mapping[str, str] = {}
-    text: str = ""  # the answer's body, scrubbed of secrets, at most body_limit bytes of it
+    text: str = ""
     problem: str | None = None  # safe to print as it is
     retryable: bool = False
     outcome_unknown: bool = False  # the request may have reached Alert24 and been recorded
@@ -179,31 +156,28 @@ def deliver(
     smaller: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Delivery:
     """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries;
-    after a 413, once more (beyond max_retries) with the body `smaller` makes of it.
-
-    Raises DeliveryFailed when Alert24 did not confirm the change. Raises Stopped when the step
-    is stopped on the way, saying what became of the change (recorded, once a 2xx status line
-    has arrived: the run is ending, so no Delivery is returned)."""
+    after a 413, once more (beyond max_retries) with the body `smaller` makes of it. Raises
+    DeliveryFailed, or Stopped in words that say what became of the change."""
     secrets = secrets_for(request.api_key, request.url)
-    body, attempts = request.body, max_retries + 1
-    maybe_recorded, answer, attempt = False, None, 0
+    body, attempts, maybe_recorded, answer, attempt = request.body, max_retries + 1, False, None, 0
+    post = partial(exchange, "POST", request.url, api_key=request.api_key, secrets=secrets)
     try:
-        show_request(request, secrets)
+        if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
+            log.debug("POST %s", secrets.shown(without_password(request.url)))
+            for name, value in request.headers(redacted=True).items():
+                log.debug("  %s: %s", name, value)
+            text = json.dumps(request.body, ensure_ascii=False)
+            log.debug("  body: %s", secrets.shown(text, limit=BODY_LIMIT))
         while True:
-            attempt += 1
-            answer = None
-            answer = exchange(
-                "POST",
-                request.url,
-                api_key=request.api_key,
-                user_agent=request.user_agent,
-                timeout=timeout,
-                payload=payload(body),
-                secrets=secrets,
-            )
+            attempt, answer = attempt + 1, None
+            sent = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            answer = post(user_agent=request.user_agent, timeout=timeout, payload=sent)
             maybe_recorded = maybe_recorded or answer.outcome_unknown
-            if is_success(answer.status):
-                return delivered(answer, attempt, secrets, body)
+            if 200 <= (answer.status or 0) < 300:
+                found, request_id = change_id(answer.text), answer.request_id
+                found = secrets.shown(found) if found is not None else None
+                request_id = secrets.shown(request_id) if request_id else None
+                return Delivery(answer.status or 0, found, request_id, attempt, body)
             cut = smaller(body) if answer.status == TOO_LARGE and smaller else body
             if body is request.body and cut != body:
                 log.warning(
@@ -214,50 +188,18 @@ def deliver(
                 body, attempts = cut, attempts + 1
                 continue
             if not answer.retryable or attempt >= attempts:
-                raise failure(answer, attempt, maybe_recorded, secrets)
+                tried = f" after {attempt} attempts" if attempt > 1 else ""
+                hint = hint_for(answer, secrets).rstrip(".")
+                reason = f"{describe(answer, secrets)}{tried}. {hint}."
+                raise DeliveryFailed(reason, maybe_recorded=maybe_recorded)
             delay = wait_before_retry(answer, attempt)
+            what = describe(answer, secrets)
             log.warning(
-                "%s; retrying in %.1f s (attempt %d of %d).",
-                describe(answer, secrets),
-                delay,
-                attempt + 1,
-                attempts,
+                "%s; retrying in %.1f s (attempt %d of %d).", what, delay, attempt + 1, attempts
             )
             sleep(delay)
     except Stopped as stop:
-        raise stopped(
-            stop.answer,
-            answer,
-            attempt=attempt,
-            maybe_recorded=maybe_recorded,
-            secrets=secrets,
-            body=body,
-        ) from None
-
-
-def show_request(request: ChangeRequest, secrets: Secrets) -> None:
-    if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
-        log.debug("POST %s", secrets.shown(without_password(request.url)))
-        for name, value in request.headers(redacted=True).items():
-            log.debug("  %s: %s", name, value)
-        text = payload(request.body).decode("utf-8")
-        log.debug("  body: %s", secrets.shown(text, limit=BODY_LIMIT))
-
-
-def is_success(status: int | None) -> bool:
-    return status is not None and 200 <= status < 300
-
-
-def delivered(answer: Answer, attempt: int, secrets: Secrets, body: dict[str, Any]) -> Delivery:
-    found = change_id(answer.text)
-    request_id = answer.request_id
-    return Delivery(
-        answer.status or 0,
-        secrets.shown(found) if found is not None else None,
-        secrets.shown(request_id) if request_id else None,
-        attempt,
-        body,
-    )
+        raise stopped(stop.answer, answer, maybe_recorded, secrets) from None
 
 
 def with_request_id(request_id: str | None, secrets: Secrets = NO_SECRETS) -> str:
@@ -265,77 +207,57 @@ def with_request_id(request_id: str | None, secrets: Secrets = NO_SECRETS) -> st
     return f" (X-Request-Id: {secrets.shown(request_id)})" if request_id else ""
 
 
-def stopped(  # noqa: PLR0913 (all that a stop's words depend on)
-    during: Answer | None,
-    last: Answer | None,
-    *,
-    attempt: int,
-    maybe_recorded: bool,
-    secrets: Secrets,
-    body: dict[str, Any],
+def stopped(
+    during: Answer | None, last: Answer | None, maybe_recorded: bool, secrets: Secrets
 ) -> Stopped:
     """What a stop means for the change, from what had arrived when it came: `during` the
     attempt it stopped, else the `last` attempt's answer."""
     latest = during or last
-    if latest is not None and is_success(latest.status):
-        delivery = delivered(latest, attempt, secrets, body)
-        name = f"change {delivery.change_id}" if delivery.change_id else "the change"
-        return Stopped(
-            f"after Alert24 answered: it recorded {name}{with_request_id(delivery.request_id)}"
-        )
+    if latest is None:
+        return Stopped()
+    if 200 <= (latest.status or 0) < 300:
+        found = change_id(latest.text)
+        name = f"change {secrets.shown(found)}" if found else "the change"
+        by = with_request_id(latest.request_id, secrets)
+        return Stopped(f"after Alert24 answered: it recorded {name}{by}")
     if during is None:
-        return Stopped(f"while waiting to retry: {fate(maybe_recorded)}") if last else Stopped()
-    if during.status is not None:
+        when = "while waiting to retry"
+    elif during.status is not None:
         when = f"after Alert24 answered HTTP {during.status}"
     elif during.outcome_unknown:
         return Stopped("before Alert24 answered: the change may have been recorded; check Alert24")
     else:
         when = "before the request reached Alert24"
-    return Stopped(f"{when}: {fate(maybe_recorded or during.outcome_unknown)}")
-
-
-def fate(maybe_recorded: bool) -> str:
-    if maybe_recorded:
-        return "an earlier attempt may have recorded the change; check Alert24 before re-running"
-    return "the change was not recorded"
+    if maybe_recorded or (during is not None and during.outcome_unknown):
+        fate = "an earlier attempt may have recorded the change; check Alert24 before re-running"
+        return Stopped(f"{when}: {fate}")
+    return Stopped(f"{when}: the change was not recorded")
 
 
 def secrets_for(api_key: str, url: str) -> Secrets:
-    """The key (and its part after `ak_live_`) and the passwords a run holds: in the URL and in
-    the proxy variables, which requests reads from the environment for itself."""
-    urls = [url]
-    for name in PROXY_VARIABLES:
-        urls += [os.environ.get(name) or "", os.environ.get(name.lower()) or ""]
-    passwords = [password for each in urls if each for password in passwords_in(each)]
-    return Secrets.of(api_key, api_key.rsplit("_", 1)[-1], *encoded(api_key), *passwords)
-
-
-def encoded(secret: str) -> list[str]:
-    """The forms of an echoed secret that no decoding in Secrets undoes: hex, and base64 at each
-    of its three alignments (the secret may sit anywhere in what was encoded), plain and
-    URL-safe. Each is hidden like the secret itself, wherever 12 of its characters show."""
-    if len(secret) < 12:
-        return []
-    data = secret.encode("utf-8", "replace")
-    forms = [data.hex(), data.hex().upper()]
-    for shift in (b"", b"\0", b"\0\0"):
-        middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
-        forms += [middle, middle.replace("+", "-").replace("/", "_")]
-    return forms
-
-
-def passwords_in(url: str) -> tuple[str, ...]:
-    """A URL's password as written and decoded, and the Basic credentials requests makes of it
-    for a proxy (which a proxy could echo back)."""
-    try:  # a proxy may be given without its scheme, as requests allows
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        user, password = parts.username, parts.password
-    except ValueError:
-        return ()
-    if not password:
-        return ()
-    basic = f"{unquote(user or '')}:{unquote(password)}".encode("latin-1", "replace")
-    return password, unquote(password), base64.b64encode(basic).decode("ascii")
+    """The key, its part after `ak_live_`, and the forms of its echo that no decoding in Secrets
+    undoes: hex, and base64 at each of its three alignments (the key may sit anywhere in what was
+    encoded), plain and URL-safe. And the passwords in the URL and in the proxy variables (which
+    requests reads for itself): as written, decoded, and as the Basic credentials requests makes
+    of them for a proxy, which a proxy could echo back."""
+    secrets = [api_key, api_key.rsplit("_", 1)[-1]]
+    if len(api_key) >= 12:
+        data = api_key.encode("utf-8", "replace")
+        secrets += [data.hex(), data.hex().upper()]
+        for shift in (b"", b"\0", b"\0\0"):
+            middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
+            secrets += [middle, middle.replace("+", "-").replace("/", "_")]
+    names = [n for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY") for n in (name, name.lower())]
+    for each in filter(None, [url, *map(os.environ.get, names)]):
+        try:  # a proxy may be given without its scheme, as requests allows
+            parts = urlsplit(each if "://" in each else f"http://{each}")
+            user, password = unquote(parts.username or ""), parts.password
+        except ValueError:
+            continue
+        if password:
+            basic = f"{user}:{unquote(password)}".encode("latin-1", "replace")
+            secrets += [password, unquote(password), base64.b64encode(basic).decode("ascii")]
+    return Secrets.of(*secrets)
 
 
 # One attempt ------------------------------------------------------------------------------------
@@ -353,17 +275,11 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     body_limit: int = BODY_LIMIT,
     secrets: Secrets | None = None,
 ) -> Answer:
-    """One attempt, all of it within `timeout` seconds; network trouble comes back in the Answer
-    (problem/retryable/outcome_unknown), never as an exception. Stopped propagates, with
-    `answer` set to what had arrived. Call it from the main thread (it sets an alarm).
-
-    requests' own timeouts bound connecting and each read. What they do not bound (a server
-    that drips a byte at a time, 1xx answers slowly forever, a TLS handshake or a proxy's
-    answer to CONNECT that never ends) the `deadline` does: an alarm at `timeout` ends the
-    attempt wherever it is, in this thread, so that nothing of it carries on to send later.
-    A status line that arrived before it is an answer, whatever came, or did not, after it.
-    Only a host name lookup that stalls outlasts the alarm, up to the resolver's own timeout.
-    """
+    """One attempt, all of it within `timeout` seconds: trouble comes back in the Answer, a stop
+    as Stopped with the `answer` so far. requests' timeouts bound each read, not a server that
+    drips bytes or 1xx answers, nor a TLS handshake or CONNECT that never ends: an alarm (so, the
+    main thread only) ends the attempt wherever it is, and nothing of it sends later. Only a
+    stalled host name lookup outlasts it, up to the resolver's own timeout."""
     secrets = secrets or secrets_for(api_key, url)
     sent_headers = headers(api_key, user_agent, body=payload is not None)
     # Prepared without a Session: only Session.prepare_request reads ~/.netrc.
@@ -387,7 +303,17 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
     answer = adapter.answer(sent, body, secrets)
     if answer is None:
         return problem or adapter.too_late(timeout)
-    show(answer, adapter.reason, cut_off, secrets)
+    if log.isEnabledFor(logging.DEBUG):  # masking the whole answer again is work to skip
+        reason = f", reason phrase: {secrets.shown(adapter.reason)}" if adapter.reason else ""
+        log.debug(
+            "Alert24 answered %s%s%s",
+            answer.status,
+            with_request_id(answer.request_id, secrets),
+            reason,
+        )
+        if cut_off is not None:
+            log.debug("  The answer's body was cut off: %s", secrets.shown(cut_off))
+        log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
     return answer
 
 
@@ -425,12 +351,11 @@ class AttemptAdapter(HTTPAdapter):
     """requests' adapter, its connections (direct or through a proxy, in its own pools: no
     global patching) saying what happened: connected, interim answers, the final status line."""
 
-    def __init__(self) -> None:
-        super().__init__(max_retries=0)
-        self.connected = False  # through any proxy, TLS done: the request may have been sent
-        self.interim = 0
-        self.status: int | None = None  # the final answer's, as soon as its line is in
-        self.reason = ""
+    # requests' default is no retries. Set per attempt, by its connections:
+    connected = False  # through any proxy, TLS done: the request may have been sent
+    interim = 0
+    status: int | None = None  # the final answer's, as soon as its line is in
+    reason = ""
 
     def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
         pool = super().get_connection_with_tls_context(*args, **kwargs)
@@ -467,10 +392,10 @@ class AttemptAdapter(HTTPAdapter):
         """No status line: requests' class of the error says at which stage, the innermost
         error why (`where`: the proxy's URL when there is one, else Alert24's)."""
         if self.interim > INTERIM_LIMIT:
-            problem = f"Alert24 sent more than {INTERIM_LIMIT} interim (1xx) answers"
-            return Answer(
-                problem=f"{problem} and no final answer", retryable=True, outcome_unknown=True
+            problem = (
+                f"Alert24 sent more than {INTERIM_LIMIT} interim (1xx) answers and no final answer"
             )
+            return Answer(problem=problem, retryable=True, outcome_unknown=True)
         if isinstance(error, requests.exceptions.Timeout):
             return self.too_late(timeout)
         cause = innermost(error)
@@ -489,8 +414,7 @@ class AttemptAdapter(HTTPAdapter):
 def innermost(error: BaseException) -> BaseException:
     """The error every other one wraps: requests wraps urllib3, which wraps OSError or ssl's."""
     for _ in range(20):  # the chain is a few links long; no loop can hold it here
-        inner = error.__cause__ or error.__context__
-        if inner is None:
+        if (inner := error.__cause__ or error.__context__) is None:
             break
         error = inner
     return error
@@ -515,8 +439,8 @@ def not_connected(cause: BaseException, where: str) -> str:
 
 
 def in_words(cause: BaseException) -> str:
-    if type(cause) in IN_WORDS:
-        return IN_WORDS[type(cause)]
+    if type(cause) in CONNECTION:  # ConnectionRefusedError: "the connection was refused"
+        return f"the connection was {type(cause).__name__[10:-5].lower()}"
     if isinstance(cause, OSError) and cause.strerror:  # "No route to host", "Network is ..."
         return cause.strerror[0].lower() + cause.strerror[1:]
     return without_password(str(cause)) or "no reason given"
@@ -536,12 +460,8 @@ class ToldConnection:
         self.adapter.connected = True
 
 
-class ToldHTTPConnection(ToldConnection, HTTPConnection):
-    pass
-
-
-class ToldHTTPSConnection(ToldConnection, HTTPSConnection):
-    pass
+ToldHTTPConnection = type("ToldHTTPConnection", (ToldConnection, HTTPConnection), {})
+ToldHTTPSConnection = type("ToldHTTPSConnection", (ToldConnection, HTTPSConnection), {})
 
 
 class FinalAnswer(http.client.HTTPResponse):
@@ -577,21 +497,6 @@ def utf8(value: str) -> str:
         return value
 
 
-def show(answer: Answer, reason: str, cut_off: str | None, secrets: Secrets) -> None:
-    # Without DEBUG this would still mask the whole answer again (already masked once) for nothing.
-    if answer.status is None or not log.isEnabledFor(logging.DEBUG):
-        return
-    log.debug(
-        "Alert24 answered %s%s%s",
-        answer.status,
-        with_request_id(answer.request_id, secrets),
-        f", reason phrase: {secrets.shown(reason)}" if reason else "",
-    )
-    if cut_off is not None:
-        log.debug("  The answer's body was cut off: %s", secrets.shown(cut_off))
-    log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
-
-
 # What the answer means ----------------------------------------------------------------------------
 
 
@@ -611,10 +516,8 @@ def backoff(attempt: int, rng: random.Random) -> float:
 def retry_after(value: str | None) -> float | None:
     """Seconds to wait, from a Retry-After header in seconds or as an HTTP date, at most
     RETRY_AFTER_CAP; None when there is none, or it cannot be read."""
-    if not value:
-        return None
     try:
-        return float(RETRY_AFTER.parse_retry_after(value))
+        return float(RETRY_AFTER.parse_retry_after(value or ""))
     except urllib3.exceptions.InvalidHeader:
         return None
 
@@ -635,24 +538,11 @@ def change_id(body: str) -> str | None:
     return found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
 
 
-def failure(
-    answer: Answer, attempts: int, maybe_recorded: bool, secrets: Secrets = NO_SECRETS
-) -> DeliveryFailed:
-    tried = f" after {attempts} attempts" if attempts > 1 else ""
-    reason = f"{describe(answer, secrets)}{tried}"
-    hint = hint_for(answer, secrets)
-    if hint:
-        reason = f"{reason}. {hint.rstrip('.')}."
-    return DeliveryFailed(reason, maybe_recorded=maybe_recorded)
-
-
 def describe(answer: Answer, secrets: Secrets = NO_SECRETS) -> str:
     if answer.status is None:
         return str(answer.problem)
     error = alert24_error(answer.text, secrets.shown)
-    what = f"Alert24 answered HTTP {answer.status}"
-    if error:
-        what = f"{what} {error}"
+    what = f"Alert24 answered HTTP {answer.status}" + (f" {error}" if error else "")
     return f"{what}{with_request_id(answer.request_id, secrets)}"
 
 
@@ -662,9 +552,7 @@ def alert24_error(body: str, shown: Callable[..., str] = printable) -> str | Non
     error = error_shape(body)
     if error:
         parts = (
-            shown(error.get(key), limit=MESSAGE_LIMIT)
-            for key in ("type", "message")
-            if error.get(key)
+            shown(error[key], limit=MESSAGE_LIMIT) for key in ("type", "message") if error.get(key)
         )
         return ": ".join(parts) or None
     text = " ".join(body[:200].split())
@@ -677,10 +565,18 @@ def error_shape(body: str) -> dict | None:
     return error if isinstance(error, dict) else None
 
 
-def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str | None:
+def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str:
+    status, problem = answer.status or 0, str(answer.problem)
+    if answer.status is None and problem.startswith("the TLS"):
+        return (
+            "If a proxy or a private certificate authority sits in between, pass its CA file as "
+            "REQUESTS_CA_BUNDLE in the pipe's variables"
+        )
     if answer.status is None:
-        return hint_for_problem(str(answer.problem))
-    if 300 <= answer.status < 400:
+        if problem.startswith("the proxy"):
+            return "Check HTTPS_PROXY and NO_PROXY in the pipe's variables"
+        return "Check ALERT24_BASE_URL and the runner's network (HTTPS_PROXY, NO_PROXY)"
+    if 300 <= status < 400:
         location = answer.headers.get("Location")
         where = secrets.shown(without_password(location)) if location else "elsewhere"
         return (
@@ -692,22 +588,11 @@ def hint_for(answer: Answer, secrets: Secrets = NO_SECRETS) -> str | None:
             "The answer has neither an X-Request-Id nor Alert24's error shape, so it may not "
             "come from Alert24: check ALERT24_BASE_URL, and any proxy in between"
         )
-    if answer.status >= 500:
+    if status >= 500:
         return "Alert24 had a problem; try again later, and quote the X-Request-Id to support"
     return HINTS.get(
-        answer.status, "Alert24 refused the change as sent; quote the X-Request-Id to its support"
+        status, "Alert24 refused the change as sent; quote the X-Request-Id to its support"
     )
-
-
-def hint_for_problem(problem: str) -> str:
-    if problem.startswith("the TLS"):
-        return (
-            "If a proxy or a private certificate authority sits in between, pass its CA file as "
-            "REQUESTS_CA_BUNDLE in the pipe's variables"
-        )
-    if problem.startswith("the proxy"):
-        return "Check HTTPS_PROXY and NO_PROXY in the pipe's variables"
-    return "Check ALERT24_BASE_URL and the runner's network (HTTPS_PROXY, NO_PROXY)"
 
 
 def parse_json(body: str) -> Any:
