@@ -213,15 +213,14 @@ def stopped(
     """What a stop means for the change, from what had arrived when it came: `during` the
     attempt it stopped, else the `last` attempt's answer."""
     latest = during or last
-    if latest is None:
-        return Stopped()
-    if 200 <= (latest.status or 0) < 300:
+    if latest is not None and 200 <= (latest.status or 0) < 300:
         found = change_id(latest.text)
         name = f"change {secrets.shown(found)}" if found else "the change"
         by = with_request_id(latest.request_id, secrets)
         return Stopped(f"after Alert24 answered: it recorded {name}{by}")
     if during is None:
-        when = "while waiting to retry"
+        # between attempts, or within one before its request was under way
+        when = "while waiting to retry" if last else "before the request reached Alert24"
     elif during.status is not None:
         when = f"after Alert24 answered HTTP {during.status}"
     elif during.outcome_unknown:

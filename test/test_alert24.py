@@ -31,6 +31,7 @@ from alert24 import (
     exchange,
     retry_after,
     secrets_for,
+    stopped,
     wait_before_retry,
 )
 from alert24_server import Alert24Server
@@ -267,3 +268,17 @@ def test_a_connection_problem_names_no_class():
     answer = problem(f"http://127.0.0.1:{free_port()}")
     assert "Error" not in answer.problem
     assert "(" not in answer.problem
+
+
+def test_a_stop_before_a_retry_is_sent_still_says_an_earlier_attempt_may_have_recorded_it():
+    # Stopped within the next attempt before its request was under way: nothing of it arrived.
+    stop = stopped(None, None, maybe_recorded=True, secrets=secrets_for(API_KEY, "http://x"))
+    assert str(stop) == (
+        "before the request reached Alert24: an earlier attempt may have recorded the change; "
+        "check Alert24 before re-running"
+    )
+
+
+def test_a_stop_before_the_first_request_is_sent_says_it_was_not_recorded():
+    stop = stopped(None, None, maybe_recorded=False, secrets=secrets_for(API_KEY, "http://x"))
+    assert str(stop) == "before the request reached Alert24: the change was not recorded"
