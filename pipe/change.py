@@ -147,7 +147,7 @@ def description(
 def issue_keys(given: Mapping[str, Any], branch: str | None, went_out: WentOut | None) -> list[str]:
     """The Jira keys of the deployed branch's name, then of the commits that went out."""
     messages = [commit.message for commit in went_out.commits] if went_out else []
-    projects = jira.project_keys(given.get("JIRA_PROJECT_KEYS") or ())
+    projects = given.get("JIRA_PROJECT_KEYS") or ()  # read in capitals, checked, by variables
     return jira.issue_keys(branch, messages, projects)
 
 

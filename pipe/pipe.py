@@ -71,7 +71,6 @@ from alert24 import (
 from change import Where, build_change, external_id, where
 from clone import FULL_COMMIT_ID, Checkout, Clone, CloneUnreadable
 from context import BitbucketContext, UnreadableContext, given
-from jira import NotAProjectKey, project_keys
 from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
 from printable import printable, without_password
@@ -136,8 +135,17 @@ schema: dict[str, dict[str, Any]] = {
     # From TAGS_COUNT and TAGS_i (None where an index is missing), or a text: a YAML list typed
     # as text (`"[web, api]"`), else split at its commas.
     "TAGS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
-    # Each item is checked against Jira's rule for a project key in validate(), by jira.py.
-    "JIRA_PROJECT_KEYS": {"type": "list", "coerce": "tags", "maxlength": 100, "default": []},
+    "JIRA_PROJECT_KEYS": {
+        "type": "list",
+        "coerce": ["tags", "project_keys"],  # each checked against Jira's rule, by jira.py
+        "maxlength": 100,
+        "default": [],
+        "meta": {
+            "expects": "give the keys of your Jira projects, such as PAY or SHOP (a letter, then "
+            "letters, digits or underscores: the part of an issue key before the hyphen), as a "
+            "YAML list ['PAY', 'SHOP'] or one text 'PAY, SHOP'"
+        },
+    },
     "LIST_COMMITS": flag(True),
     "PREVIOUS_COMMIT": text(
         "looked up in Alert24",
@@ -197,13 +205,6 @@ BROKEN_KEY = (
 )
 
 
-NOT_A_PROJECT_KEY = (
-    "JIRA_PROJECT_KEYS holds {!r}, which is not a Jira project key: give the keys of your Jira "
-    "projects, such as PAY or SHOP (a letter, then letters, digits or underscores: the part of "
-    "an issue key before the hyphen), as a YAML list ['PAY', 'SHOP'] or one text 'PAY, SHOP'."
-)
-
-
 class ConfigurationError(Exception):
     """Something the user can fix in the step's YAML or variables; the message says what."""
 
@@ -223,12 +224,7 @@ class TrackDeployment(Pipe):
                 f"Removed the spaces around {' and '.join(read.trimmed)}: a name with spaces "
                 "around it would be another name in Alert24."
             )
-        variables = read.values
-        try:
-            variables["JIRA_PROJECT_KEYS"] = project_keys(variables["JIRA_PROJECT_KEYS"])
-        except NotAProjectKey as bad:
-            raise InvalidVariables(NOT_A_PROJECT_KEY.format(printable(bad))) from None
-        return variables
+        return read.values
 
     def run(self) -> None:
         """The story of a run: read the variables (done by the toolkit), the step, the commit

@@ -27,6 +27,7 @@ from cerberus import Validator
 from cerberus.errors import COERCION_FAILED
 
 from context import given, is_utf8
+from jira import NotAProjectKey, project_keys
 from printable import printable, without_password
 
 YES, NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")  # any case, any spaces around
@@ -100,6 +101,12 @@ class PipeValidator(Validator):
         elif isinstance(value, str):
             value = value.split(",")
         return [tag.strip() for tag in value if tag and tag.strip()]
+
+    def _normalize_coerce_project_keys(self, value: Any) -> Any:
+        try:
+            return list(project_keys(value))
+        except NotAProjectKey as bad:
+            raise ValueError(f"{printable(bad)!r} is not a Jira project key") from None
 
     def _check_with_host_name(self, field: str, value: Any) -> None:
         """A host requests could never reach fails here, by name, rather than as an unexpected
@@ -199,7 +206,7 @@ def explain(checking: Validator, schema: Mapping[str, dict], document: dict) -> 
         secret = rules.get("meta", {}).get("secret")
         quoted = "(hidden)" if secret else repr(shown if isinstance(value, list) else shown[0])
         said = []
-        if rules.get("coerce") == "tags":
+        if {"tags", "project_keys"} & set(listed(rules.get("coerce"))):
             errors = checking.document_error_tree[name].errors
             said = [str(error.info[0]) for error in errors if error.code == COERCION_FAILED.code]
         lines.append(
@@ -209,6 +216,8 @@ def explain(checking: Validator, schema: Mapping[str, dict], document: dict) -> 
 
 
 def expected(rules: Mapping[str, Any]) -> str:
+    if "expects" in rules.get("meta", {}):
+        return rules["meta"]["expects"]
     if "allowed" in rules:
         return "use one of " + ", ".join(rules["allowed"])
     if rules.get("type") == "list":

@@ -187,6 +187,6 @@ def test_words_that_look_like_keys_are_not_tagged():
 
 def test_only_the_keys_of_the_projects_listed_are_tagged():
     body = build_change(
-        {"JIRA_PROJECT_KEYS": ["shop"]}, BUILD, None, went_out("PAY-12 SHOP-3 OPS-1")
+        {"JIRA_PROJECT_KEYS": ["SHOP"]}, BUILD, None, went_out("PAY-12 SHOP-3 OPS-1")
     )
     assert body["tags"] == ["bitbucket", "SHOP-3"]

@@ -88,9 +88,18 @@ def test_jira_project_keys_as_a_yaml_list_restrict_the_tags_and_read_the_branch_
 def test_a_jira_project_key_that_jira_would_refuse_is_named_and_nothing_is_sent(env, server):
     run = run_pipe({**env, "JIRA_PROJECT_KEYS": "PAY, PAY-1"})
     assert run.returncode == 1, run.output
-    assert "JIRA_PROJECT_KEYS holds 'PAY-1', which is not a Jira project key" in run.stdout
+    assert (
+        "JIRA_PROJECT_KEYS is 'PAY, PAY-1', which is not valid: 'PAY-1' is not a Jira project "
+        "key; give the keys of your Jira projects" in run.stdout
+    ), run.output
     assert "Traceback" not in run.output
     assert server.received == []
+
+
+def test_a_bad_jira_project_key_is_named_with_the_other_bad_variables_at_once(env, server):
+    run = run_pipe({**env, "JIRA_PROJECT_KEYS": "PAY-1", "RISK_LEVEL": "huge"})
+    assert "JIRA_PROJECT_KEYS is 'PAY-1', which is not valid" in run.stdout, run.output
+    assert "RISK_LEVEL is 'huge', which is not valid" in run.stdout, run.output
 
 
 def test_a_change_alert24_finds_too_large_is_sent_once_more_cut_hard_and_recorded(

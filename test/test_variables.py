@@ -236,3 +236,7 @@ def test_a_misspelt_list_is_named_once_by_its_name():
 )  # fmt: skip
 def test_variables_of_others_are_not_taken_for_misspellings(name):
     assert misspelt({name: "x", "TAGS_COUNT": "13"}, schema) == []
+
+
+def test_jira_project_keys_are_read_in_capitals_each_once():
+    assert read({"JIRA_PROJECT_KEYS": "pay, shop, PAY"})["JIRA_PROJECT_KEYS"] == ["PAY", "SHOP"]
