@@ -47,6 +47,7 @@ class Checkout(NamedTuple):
     author_name: str
     author_email: str
     message: str  # subject and body, without trailing whitespace
+    parents: tuple[str, ...] = ()  # as the clone has them: none at its cut, or for a root
 
     @property
     def author(self) -> str:
@@ -129,59 +130,40 @@ class Clone:
             raise CloneUnreadable(git_said(done.stderr, done.returncode))
         return done.stdout.decode("utf-8", "replace")
 
-    def resolve(self, name: str) -> str:
-        """The full id of the commit a full or short hex id names; CloneUnreadable if the clone
-        holds none, or several."""
-        name = name.strip().lower()
-        if not 4 <= len(name) <= 64 or not HEX.issuperset(name):
-            raise NotInClone(f"{name!r} is not a commit id")
-        try:
-            return self.git(
-                "rev-parse", "--verify", "--end-of-options", f"{name}^{{commit}}"
-            ).strip()
-        except CloneUnreadable as why:
-            if "ambiguous" in str(why):
-                raise NotInClone(f"{name} names more than one object in the clone") from None
-            if "Needed a single revision" in str(why) or "expected commit type" in str(why):
-                raise NotInClone(f"the clone does not hold the commit {name}") from None
-            raise  # git failed, or ran out of time: no answer about the commit
-
     def checkout(self, name: str | None = None) -> Checkout:
-        """The commit `name` (a full or short id), else HEAD's, with its message and author."""
-        head, branch = self.head(required=not name)
-        sha = head if not name or name.lower() == head else self.resolve(name)
-        branch = branch if sha == head else None
-        fields = self.git(
-            "log", "-1", "--no-walk", "--encoding=UTF-8", "--format=%an%x00%ae%x00%B",
-            "--end-of-options", sha,
-        )  # fmt: skip
-        author_name, author_email, message = fields.split("\0", 2)
-        return Checkout(sha, branch, author_name, author_email, message.rstrip())
+        """The commit a full or short id names, else HEAD's, with its message and author, read
+        in one call; NotInClone when the clone holds no such commit, or several."""
+        branch = None
+        if name is None:
+            name, branch = self.head()
+        elif not 4 <= len(name.strip()) <= 64 or not HEX.issuperset(name.strip().lower()):
+            raise NotInClone(f"{name!r} is not a commit id")
+        name = name.strip().lower()
+        try:
+            fields = self.git(
+                "log", "-1", "--no-walk", "--encoding=UTF-8",
+                "--format=%H%x00%P%x00%an%x00%ae%x00%B", "--end-of-options", f"{name}^{{commit}}",
+                "--",
+            )  # fmt: skip
+        except CloneUnreadable as why:
+            raise about_commit(name, why, self.directory) from None
+        sha, parents, author_name, author_email, message = fields.split("\0", 4)
+        return Checkout(
+            sha, branch, author_name, author_email, message.rstrip(), tuple(parents.split())
+        )
 
-    def head(self, *, required: bool = True) -> tuple[str | None, str | None]:
-        """HEAD's commit and the branch HEAD names (None when detached); the first call of a
-        run, so that "not a git repository" is what a directory without a clone says."""
+    def head(self) -> tuple[str, str | None]:
+        """HEAD's commit and the branch HEAD names (None when detached), and where the clone
+        keeps its list of cut commits."""
         try:
             shallow, sha, ref = self.git(
-                "rev-parse",
-                "--git-path",
-                "shallow",
-                "HEAD^{commit}",
-                "--symbolic-full-name",
+                "rev-parse", "--git-path", "shallow", "HEAD^{commit}", "--symbolic-full-name",
                 "HEAD",
-            ).splitlines()
+            ).splitlines()  # fmt: skip
         except CloneUnreadable as why:
-            if "not a git repository" in str(why):
-                # `clone: enabled: false` leaves a step its artifacts alone
-                raise CloneUnreadable(
-                    f"{self.directory} holds no git clone (a step with `clone: enabled: false` "
-                    "has none)"
-                ) from None
             if "unknown revision" in str(why) or "ambiguous argument" in str(why):
-                if not required:
-                    return None, None
                 raise CloneUnreadable("the clone has no commit checked out") from None
-            raise
+            raise about_commit("HEAD", why, self.directory) from None
         self.shallow_file = shallow
         return sha, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
@@ -226,6 +208,20 @@ class Clone:
                     f"the clone's list of cut commits is unreadable: {error}"
                 ) from None
         return self._cut
+
+
+def about_commit(name: str, why: CloneUnreadable, directory: str) -> CloneUnreadable:
+    """What git's failure to read a commit says of it, in a user's words."""
+    said = str(why)
+    if "not a git repository" in said:  # `clone: enabled: false` leaves a step its artifacts
+        return CloneUnreadable(
+            f"{directory} holds no git clone (a step with `clone: enabled: false` has none)"
+        )
+    if "ambiguous" in said and "short object ID" in said:
+        return NotInClone(f"{name} names more than one object in the clone")
+    if any(words in said for words in ("bad revision", "expected commit type", "unknown revision")):
+        return NotInClone(f"the clone does not hold the commit {name}")
+    return why  # git failed, or ran out of time: no answer about the commit
 
 
 def git_said(stderr: bytes, code: int) -> str:

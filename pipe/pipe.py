@@ -312,7 +312,7 @@ class TrackDeployment(Pipe):
         if checkout.sha != mine.commit_sha:
             return None
         previous = self.get_variable("PREVIOUS_COMMIT")
-        if not previous and history_ends_at(clone, checkout.sha):
+        if not previous and not checkout.parents and history_ends_at(clone, checkout.sha):
             # Nothing since any earlier commit can be listed from here: not worth a request.
             self.log_info(
                 "No commits listed: the clone's history ends at the deployed commit. Set "
