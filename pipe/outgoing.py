@@ -1,17 +1,14 @@
 """What went out: the commits between the previous deployment (P) and this one (C).
 
-The truth is the full history, not git's view of a shallow clone. In a clone cut 50 commits
-deep, `git log P..C` can show commits that P already holds beyond the cut (reached from C through
-a merge's second parent), and can miss some beyond it that went out. So a commit of the clone's
+The truth is the full history. In a shallow clone, `git log P..C` can show commits P holds
+beyond the cut (through a merge's second parent), and miss some that went out. So a commit of
 P..C is listed, counted and tagged only when the clone proves it is not in P's history:
 - it descends from P (`git rev-list --ancestry-path P..C`);
 - it was committed more than SKEW after P (a commit made after P cannot be in P's history);
 - or the clone is complete for the range: not shallow, or P's history in it reaches no cut.
-The others are counted apart, as commits that could not be placed. The same rules hold for the
-commits a rollback takes out (C..P), and for both sides of histories that diverged.
-
-`read_went_out` asks the clone; everything else here is pure, so that each wording and each rule
-is tested without git.
+The others are counted as commits that could not be placed. The same rules hold for what a
+rollback takes out (C..P), and for both sides of histories that diverged.
+`read_went_out` asks the clone; the rest is pure, so that each wording is tested without git.
 """
 
 from __future__ import annotations
@@ -24,17 +21,9 @@ import sizes
 from clone import FULL_COMMIT_ID, RANGE_LIMIT, Clone, Commit
 
 SHOWN = 30  # lines of commits in the description; then "... and N more"
-FULL_SHA = re.compile(FULL_COMMIT_ID)
 SKEW = 10 * 60  # seconds of clock skew allowed between the machines that made the commits
-DEEPEN = "set `clone: depth: full` to list them exactly"
-
-FORWARD, ROLLBACK, DIVERGED, REDEPLOY, MISSING = (
-    "forward",
-    "rollback",
-    "diverged",
-    "redeploy",
-    "missing",
-)
+FORWARD, ROLLBACK, DIVERGED = "forward", "rollback", "diverged"
+REDEPLOY, MISSING = "redeploy", "missing"
 
 
 class Side(NamedTuple):
@@ -54,8 +43,7 @@ class WentOut(NamedTuple):
 
     @property
     def commits(self) -> Sequence[Commit]:
-        """The commits this deployment is about: those taken out by a rollback, else those that
-        went out."""
+        """The commits a rollback took out, else those that went out."""
         return self.taken.commits if self.kind == ROLLBACK else self.went.commits
 
 
@@ -64,7 +52,7 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
     previous, current = previous.lower(), current.lower()
     if previous == current:
         return WentOut(REDEPLOY, previous, current)
-    listed = clone.commits(previous, current) if FULL_SHA.fullmatch(previous) else None
+    listed = clone.commits(previous, current) if re.fullmatch(FULL_COMMIT_ID, previous) else None
     if listed is None:
         return WentOut(MISSING, previous, current)
     went = side(clone, previous, listed)
@@ -82,25 +70,20 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
 def side(clone: Clone, base: str, listed: list[Commit]) -> Side:
     """What the clone proves of `git log base..head` (`listed`) against the full history."""
     cut = clone.cut() if listed else frozenset()
-    if not cut:
-        return Side(listed, 0, len(listed) < RANGE_LIMIT)
-    history, committed = clone.history(base)
-    if cut.isdisjoint(history):
-        proven = listed  # base's whole history is in the clone: git's answer is the truth
-    else:
+    history, committed = clone.history(base) if cut else (set(), 0)
+    proven = listed  # base's whole history is in the clone: git's answer is the truth
+    if not cut.isdisjoint(history):
         after, descending = committed + SKEW, descendants(base, listed)
         proven = [c for c in listed if c.sha in descending or c.committed > after]
     unplaced = len(listed) - len(proven)
-    reaches_cut = any(commit.sha in cut for commit in listed)
+    reaches_cut = not cut.isdisjoint(commit.sha for commit in listed)
     complete = not unplaced and not reaches_cut and len(listed) < RANGE_LIMIT
     return Side(proven, unplaced, complete)
 
 
 def descendants(base: str, listed: list[Commit]) -> set[str]:
-    """The commits of `git log base..head` that descend from `base`, as `git rev-list
-    --ancestry-path` finds them: none can be in base's history, however shallow the clone. A
-    commit descends from base when a parent is base or descends from it; the path from it to
-    base lies within the range, so its parents there say it all."""
+    """What of `git log base..head` descends from base (`rev-list --ancestry-path`): none of it
+    can be in base's history, however shallow the clone. The path to base lies in the range."""
     parents = {commit.sha: commit.parents for commit in listed}
     known = {base: True}
     for start in parents:
@@ -133,10 +116,7 @@ def change_type(went_out: WentOut) -> str | None:
 
 
 def description(
-    went_out: WentOut,
-    environment: str,
-    repo_full_name: str | None = None,
-    failed: bool = False,
+    went_out: WentOut, environment: str, repo_full_name: str | None = None, failed: bool = False
 ) -> str:
     """The part of the description that says what went out, under a heading of its own."""
     p8, c8 = went_out.previous[:8], went_out.current[:8]
@@ -148,62 +128,50 @@ def description(
             "(it may lie deeper than the clone, or on a branch the clone did not fetch; "
             "set `clone: depth: full` to list them): the commits since are not listed."
         )
-    link = f" ({commit_url(repo_full_name, went_out.previous)})" if repo_full_name else ""
-    if went_out.kind == ROLLBACK:
-        if failed:
-            return listing(
-                f"Commits the failed rollback from {p8}{link} would have taken out:", went_out.taken
-            )
-        return listing(
-            f"Commits taken out of {environment} (rolled back from {p8}{link}):", went_out.taken
-        )
+    # Bitbucket documents a commit's URL; it documents none comparing two commits.
+    url = f"https://bitbucket.org/{repo_full_name}/commits/{went_out.previous}"
+    link = f" ({url})" if repo_full_name else ""
     if failed:
         went = f"Commits in the failed deployment to {environment} (since {p8}{link}):"
         taken = f"Commits the failed deployment would have taken out of {environment}:"
+        back = f"Commits the failed rollback from {p8}{link} would have taken out:"
     else:
         went = f"Commits deployed to {environment} since {p8}{link}:"
         taken = f"Commits taken out of {environment} (they were in {p8}, not in {c8}):"
-    parts = [listing(went, went_out.went)]
+        back = f"Commits taken out of {environment} (rolled back from {p8}{link}):"
+    if went_out.kind == ROLLBACK:
+        return listing(back, went_out.taken)
     if went_out.kind == DIVERGED:
-        parts.append(listing(taken, went_out.taken))
-    return "\n\n".join(parts)
+        return f"{listing(went, went_out.went)}\n\n{listing(taken, went_out.taken)}"
+    return listing(went, went_out.went)
 
 
 def listing(heading: str, side: Side) -> str:
-    count = len(side.commits)
     lines = [heading, *(commit_line(commit) for commit in side.commits[:SHOWN])]
-    if count > SHOWN:
-        lines.append(f"... and {count - SHOWN} more")
+    if len(side.commits) > SHOWN:
+        lines.append(f"... and {len(side.commits) - SHOWN} more")
     if not side.complete:
+        unplaced = f"{many(side.unplaced, 'more commit')} merged in could not be placed"
         why = (
-            f"{more(side.unplaced)} merged in could not be placed: the clone is shallow;"
+            f"{unplaced}: the clone is shallow;"
             if side.unplaced
             else "the clone's history ends here:"
         )
-        lines.append(f"at least {many(count)}; {why} {DEEPEN}.")
+        lines.append(f"{counted(side)}; {why} set `clone: depth: full` to list them exactly.")
     return "\n".join(lines)
-
-
-def many(count: int) -> str:
-    return f"{count} commit" if count == 1 else f"{count} commits"
-
-
-def more(count: int) -> str:
-    return f"{count} more commit" if count == 1 else f"{count} more commits"
 
 
 def commit_line(commit: Commit) -> str:
     return f"{commit.sha[:8]} {sizes.cut(commit.subject, sizes.SUBJECT)} ({commit.author_name})"
 
 
-def commit_url(repo_full_name: str, sha: str) -> str:
-    # Bitbucket documents a commit's URL; it documents none comparing two commits.
-    return f"https://bitbucket.org/{repo_full_name}/commits/{sha}"
+def many(count: int, what: str = "commit") -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
 
 
 def counted(side: Side) -> str:
     """`3 commits`, or `at least 3 commits` where more may exist."""
-    return many(len(side.commits)) if side.complete else f"at least {many(len(side.commits))}"
+    return ("" if side.complete else "at least ") + many(len(side.commits))
 
 
 def reported(went_out: WentOut) -> str:
@@ -218,7 +186,7 @@ def reported(went_out: WentOut) -> str:
         return f"no commits listed: {p8}, deployed before, is not in the clone"
     said = f"{counted(went_out.went)} since {p8}"
     if went_out.went.unplaced:
-        said += f" ({more(went_out.went.unplaced)} could not be placed)"
+        said += f" ({many(went_out.went.unplaced, 'more commit')} could not be placed)"
     if went_out.kind == DIVERGED:
         said += f", and {counted(went_out.taken)} of {p8}'s taken out"
     return said
