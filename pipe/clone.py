@@ -1,11 +1,9 @@
 """The step's clone, read by the git binary: the deployed commit, and the history around it.
 
-Git itself answers, so that what the pipe says is what `git log` says, in every layout git
-reads (packs, reftable, SHA-256, worktrees, alternates). Each call is bounded, since a crafted
-pack can make git loop and grow: in time, by one deadline for the whole run, and in memory, by
-an address-space limit (a timeout alone lets memory grow until it fires). Nothing of the user's
-or the system's git configuration may change the output: git gets an empty configuration
-environment, explicit formats and encoding, and no replace refs or grafts.
+Git itself answers, so that the pipe says what `git log` says in every layout git reads (packs,
+reftable, SHA-256, worktrees, alternates). A crafted pack can make git loop and grow, so each
+call is bounded in time (one budget for the whole run) and in heap (a timeout alone lets memory
+grow until it fires). No configuration of the user's or the system's may change the output.
 """
 
 from __future__ import annotations
@@ -29,14 +27,19 @@ SETTINGS = (
     "core.fsmonitor=false",
     "log.showSignature=false",
 )
+ISOLATED = {  # with PATH, LANG and TZ, all of git's environment: no GIT_* of the caller's
+    "HOME": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",  # no configuration file but the repository's own
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    "GIT_GRAFT_FILE": os.devnull,  # grafts rewrite parents; the objects are the history
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",  # a read must not take the index lock of the step's clone
+}
 
 
 class CloneUnreadable(Exception):
     """Why the clone could not say, in words that follow "because" in one log line."""
-
-
-class NotInClone(CloneUnreadable):
-    """The clone answered: it holds no such commit (or several, for a short id)."""
 
 
 class Checkout(NamedTuple):
@@ -65,29 +68,8 @@ class Commit(NamedTuple):
 
     @property
     def subject(self) -> str:
-        """The first line that is not blank, as the old reader and `git log --oneline` of a
-        one-line subject show it."""
+        """The first line that is not blank, as `git log --oneline` shows a one-line subject."""
         return next((line.strip() for line in self.message.splitlines() if line.strip()), "")
-
-
-def git_environment() -> dict[str, str]:
-    """Only what git needs to run: no GIT_* variable of the caller's (GIT_DIR, GIT_CONFIG_*,
-    GIT_REPLACE_REF_BASE...) and no configuration file but the repository's own."""
-    kept = {name: os.environ[name] for name in ("PATH", "LANG", "TZ") if name in os.environ}
-    return {
-        **kept,
-        "HOME": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_NO_REPLACE_OBJECTS": "1",
-        "GIT_GRAFT_FILE": os.devnull,  # grafts rewrite parents; the objects are the history
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_OPTIONAL_LOCKS": "0",  # a read must not take the index lock of the step's clone
-    }
-
-
-def limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_DATA, (GIT_MEMORY, GIT_MEMORY))
 
 
 class Clone:
@@ -95,9 +77,9 @@ class Clone:
     own, so that the look-up of the previous deployment, between two calls, spends none of it."""
 
     def __init__(self, directory: str, *, budget: float = GIT_TIME) -> None:
-        self.directory = directory
-        self.budget = budget
-        self.environment = git_environment()
+        self.directory, self.budget = directory, budget
+        kept = {name: os.environ[name] for name in ("PATH", "LANG", "TZ") if name in os.environ}
+        self.environment = {**kept, **ISOLATED}
         self.shallow_file: str | None = None  # .git/shallow's path, from the first call
         self._cut: frozenset[str] | None = None
 
@@ -114,7 +96,8 @@ class Clone:
                 env=self.environment,
                 capture_output=True,
                 timeout=self.budget,
-                preexec_fn=limit_memory,  # one setrlimit between fork and exec: no lock taken
+                # One setrlimit between fork and exec: no lock taken.
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (GIT_MEMORY,) * 2),
                 check=False,
             )
         except FileNotFoundError as missing:
@@ -126,18 +109,34 @@ class Clone:
             raise CloneUnreadable(f"git could not be started ({error.strerror})") from None
         finally:
             self.budget -= time.monotonic() - started
-        if done.returncode:
-            raise CloneUnreadable(git_said(done.stderr, done.returncode))
-        return done.stdout.decode("utf-8", "replace")
+        if not done.returncode:
+            return done.stdout.decode("utf-8", "replace")
+        # git's last words, on one line: `fatal: not a git repository ...`.
+        lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines()]
+        said = next((line for line in lines if line.startswith(("fatal:", "error:"))), "")
+        said = said or next((line for line in reversed(lines) if line), "")
+        if done.returncode < 0 or done.returncode in (128 + 9, 128 + 6):  # killed, or out of memory
+            raise CloneUnreadable(f"git stopped ({said or f'signal {abs(done.returncode)}'})")
+        said = said.removeprefix("fatal: ").removeprefix("error: ")
+        raise CloneUnreadable(said or f"git exited with {done.returncode}")
 
     def checkout(self, name: str | None = None) -> Checkout:
         """The commit a full or short id names, else HEAD's, with its message and author, read
-        in one call; NotInClone when the clone holds no such commit, or several."""
+        in one call; CloneUnreadable when the clone holds no such commit, or several."""
         branch = None
         if name is None:
-            name, branch = self.head()
+            try:
+                self.shallow_file, name, ref = self.git(
+                    "rev-parse", "--git-path", "shallow", "HEAD^{commit}", "--symbolic-full-name",
+                    "HEAD",
+                ).splitlines()  # fmt: skip
+            except CloneUnreadable as why:
+                if "unknown revision" in str(why) or "ambiguous argument" in str(why):
+                    raise CloneUnreadable("the clone has no commit checked out") from None
+                raise about_commit("HEAD", why, self.directory) from None
+            branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
         elif not 4 <= len(name.strip()) <= 64 or not HEX.issuperset(name.strip().lower()):
-            raise NotInClone(f"{name!r} is not a commit id")
+            raise CloneUnreadable(f"{name!r} is not a commit id")
         name = name.strip().lower()
         try:
             fields = self.git(
@@ -147,25 +146,8 @@ class Clone:
             )  # fmt: skip
         except CloneUnreadable as why:
             raise about_commit(name, why, self.directory) from None
-        sha, parents, author_name, author_email, message = fields.split("\0", 4)
-        return Checkout(
-            sha, branch, author_name, author_email, message.rstrip(), tuple(parents.split())
-        )
-
-    def head(self) -> tuple[str, str | None]:
-        """HEAD's commit and the branch HEAD names (None when detached), and where the clone
-        keeps its list of cut commits."""
-        try:
-            shallow, sha, ref = self.git(
-                "rev-parse", "--git-path", "shallow", "HEAD^{commit}", "--symbolic-full-name",
-                "HEAD",
-            ).splitlines()  # fmt: skip
-        except CloneUnreadable as why:
-            if "unknown revision" in str(why) or "ambiguous argument" in str(why):
-                raise CloneUnreadable("the clone has no commit checked out") from None
-            raise about_commit("HEAD", why, self.directory) from None
-        self.shallow_file = shallow
-        return sha, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        sha, parents, author, email, message = fields.split("\0", 4)
+        return Checkout(sha, branch, author, email, message.rstrip(), tuple(parents.split()))
 
     def commits(self, base: str, head: str) -> list[Commit] | None:
         """What `git log base..head` shows, in its order; None when the clone does not hold the
@@ -189,8 +171,7 @@ class Clone:
         return listed
 
     def history(self, sha: str) -> tuple[set[str], int]:
-        """The commit and every commit of its history that the clone holds, and its own
-        committer date (`git log` starts with the commit it is given)."""
+        """The commit and its history, as far as the clone holds it, and its committer date."""
         lines = self.git("log", "--format=%H %ct", "--end-of-options", sha, "--").splitlines()
         return {line.split(" ")[0] for line in lines}, int(lines[0].split(" ")[1])
 
@@ -218,17 +199,7 @@ def about_commit(name: str, why: CloneUnreadable, directory: str) -> CloneUnread
             f"{directory} holds no git clone (a step with `clone: enabled: false` has none)"
         )
     if "ambiguous" in said and "short object ID" in said:
-        return NotInClone(f"{name} names more than one object in the clone")
+        return CloneUnreadable(f"{name} names more than one object in the clone")
     if any(words in said for words in ("bad revision", "expected commit type", "unknown revision")):
-        return NotInClone(f"the clone does not hold the commit {name}")
+        return CloneUnreadable(f"the clone does not hold the commit {name}")
     return why  # git failed, or ran out of time: no answer about the commit
-
-
-def git_said(stderr: bytes, code: int) -> str:
-    """git's last words, on one line: `fatal: not a git repository ...`."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
-    said = next((line for line in lines if line.startswith(("fatal:", "error:"))), "")
-    said = said or next((line for line in reversed(lines) if line), "")
-    if code < 0 or code in (128 + 9, 128 + 6):  # killed, or aborted (out of memory)
-        return f"git stopped ({said or f'signal {abs(code)}'})"
-    return said.removeprefix("fatal: ").removeprefix("error: ") or f"git exited with {code}"
