@@ -83,20 +83,17 @@ def side(clone: Clone, base: str, listed: list[Commit]) -> Side:
 
 def descendants(base: str, listed: list[Commit]) -> set[str]:
     """What of `git log base..head` descends from base (`rev-list --ancestry-path`): none of it
-    can be in base's history, however shallow the clone. The path to base lies in the range."""
-    parents = {commit.sha: commit.parents for commit in listed}
-    known = {base: True}
-    for start in parents:
-        walk = [start]
-        while walk:  # depth first, without recursion: a range may be thousands deep
-            sha = walk[-1]
-            waiting = [p for p in parents.get(sha, ()) if p not in known]
-            if waiting:
-                walk += waiting
-                continue
-            known[sha] = any(known[p] for p in parents.get(sha, ()))
-            walk.pop()
-    return {sha for sha in parents if known[sha]}
+    can be in base's history, however shallow the clone. Its path to base lies in the range."""
+    children: dict[str, list[str]] = {}
+    for commit in listed:
+        for parent in commit.parents:
+            children.setdefault(parent, []).append(commit.sha)
+    found, walk = set(), [base]
+    while walk:  # from base down to its children, without recursion: a range may be deep
+        below = set(children.get(walk.pop(), ())) - found
+        found |= below
+        walk += below
+    return found
 
 
 def summary(went_out: WentOut, name: str, failed: bool = False) -> str | None:
