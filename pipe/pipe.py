@@ -25,25 +25,21 @@ class StopSignals:
         cls.decided()  # one stop is enough: a second must not replace its words
         cls.by = signal.Signals(signum).name
         if not cls.running:
-            stopped_while_starting(cls.by)
+            words = "while the pipe was starting: the change was not recorded."
+            print(f"✖ Stopped by {cls.by} {words}", flush=True)
+            raise SystemExit(1)
         raise Stopped()
 
     @staticmethod
     def decided() -> None:
         """The outcome is decided: no signal may cut its line short."""
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in STOPS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
-def stopped_while_starting(by: str) -> None:
-    print(
-        f"✖ Stopped by {by} while the pipe was starting: the change was not recorded.", flush=True
-    )
-    raise SystemExit(1)
-
-
-signal.signal(signal.SIGTERM, StopSignals.stop)
-signal.signal(signal.SIGINT, StopSignals.stop)
+STOPS = (signal.SIGTERM, signal.SIGINT)
+for signum in STOPS:
+    signal.signal(signum, StopSignals.stop)
 
 # ruff: noqa: E402 (the imports come after the signal handlers on purpose)
 import json
@@ -422,7 +418,7 @@ class TrackDeployment(Pipe):
             if refused
             else ""
         )
-        succeed(f"Dry run: the change above was not sent to Alert24.{verdict}")
+        say(f"Dry run: the change above was not sent to Alert24.{verdict}", done=True)
 
     def report(
         self, delivery: Delivery, context: BitbucketContext, went_out: WentOut | None
@@ -432,9 +428,10 @@ class TrackDeployment(Pipe):
         request_id = with_request_id(delivery.request_id)
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
         what = f": {reported(went_out)}" if went_out else ""
-        succeed(
+        say(
             f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}'
-            f"{request_id}{tries}{what}."
+            f"{request_id}{tries}{what}.",
+            done=True,
         )
         if context.shared_storage_dir:
             extra = receipt_fields(went_out) if went_out else None
@@ -514,11 +511,21 @@ def why(error: BaseException, stopped_by: str, doubt: str) -> str:
         return f"Validation errors:\n{error}{doubt}"
     if isinstance(error, ConfigurationError | UnreadableContext):
         return f"{error}{doubt}"
+    if isinstance(error, DeliveryFailed) and error.maybe_recorded:
+        return (
+            "Alert24 did not confirm the change, which may have been recorded all the same "
+            f"(check Alert24 before re-running): {error.reason}"
+        )
     if isinstance(error, DeliveryFailed):
-        return delivery_failed(error)
+        return f"The change was not recorded in Alert24: {error.reason}"
     if isinstance(error, Stopped):
         return f"Stopped by {stopped_by} {error}."
-    return unexpected(error)
+    logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
+    return (
+        f"Unexpected error: {type(error).__name__}: {printable(error)}. The change may not have "
+        "been recorded. Please report this to Alert24 support with the log of a run with "
+        "DEBUG: 'true'."
+    )
 
 
 def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
@@ -529,15 +536,6 @@ def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
     if read is None:
         return True, "\nFAIL_ON_ERROR could not be read, so it counts as 'true': the step fails."
     return read, ""
-
-
-def delivery_failed(failure: DeliveryFailed) -> str:
-    if failure.maybe_recorded:
-        return (
-            "Alert24 did not confirm the change, which may have been recorded all the same "
-            f"(check Alert24 before re-running): {failure.reason}"
-        )
-    return f"The change was not recorded in Alert24: {failure.reason}"
 
 
 def give_up(message: str, fail_on_error: bool) -> None:
@@ -551,16 +549,13 @@ def give_up(message: str, fail_on_error: bool) -> None:
     sys.exit(1)
 
 
-def succeed(message: str) -> None:
+def say(text: str, *, done: bool = False) -> None:
+    """Print `text`, as the toolkit's ✔ line when `done`; a closed stdout loses only the words."""
     try:
-        success(message, do_exit=False)
-    except OSError:  # stdout is closed: the change is recorded all the same
-        quiet_stdout()
-
-
-def say(text: str) -> None:
-    try:
-        print(text, flush=True)
+        if done:
+            success(text, do_exit=False)
+        else:
+            print(text, flush=True)
     except OSError:
         quiet_stdout()
 
@@ -571,15 +566,6 @@ def quiet_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-
-
-def unexpected(error: Exception) -> str:
-    logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
-    return (
-        f"Unexpected error: {type(error).__name__}: {printable(error)}. The change may not have "
-        "been recorded. Please report this to Alert24 support with the log of a run with "
-        "DEBUG: 'true'."
-    )
 
 
 if __name__ == "__main__":
