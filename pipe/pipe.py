@@ -89,9 +89,11 @@ CHANGE_TYPES = (
 RISK_LEVELS = ("low", "medium", "high", "critical")
 
 
-def text(default: str | None = None, **rules: Any) -> dict[str, Any]:
-    """A free-text variable; `default` says in words what applies when it is not set."""
-    return {"type": "string", "meta": {"default": default}, **rules}
+def text(default: str | None = None, *, expects: str | None = None, **rules: Any) -> dict[str, Any]:
+    """A free-text variable; `default` says in words what applies when it is not set, and
+    `expects` what to give instead of a value refused."""
+    meta = {"default": default, **({"expects": expects} if expects else {})}
+    return {"type": "string", "meta": meta, **rules}
 
 
 def identifier(default: str | None = None, **rules: Any) -> dict[str, Any]:
@@ -102,6 +104,12 @@ def identifier(default: str | None = None, **rules: Any) -> dict[str, Any]:
 
 def flag(default: bool) -> dict[str, Any]:
     return {"type": "boolean", "coerce": "boolean", "default": default}
+
+
+def number(kind: str, low: float, high: float, default: float, expects: str) -> dict[str, Any]:
+    """A number (`kind` "number") or a whole number ("integer") from `low` to `high`."""
+    rules = {"type": kind, "coerce": kind, "min": low, "max": high, "default": default}
+    return {**rules, "meta": {"expects": expects}}
 
 
 schema: dict[str, dict[str, Any]] = {
@@ -147,11 +155,8 @@ schema: dict[str, dict[str, Any]] = {
         "looked up in Alert24",
         coerce=["trimmed", "lowercase"],
         regex=f"(?:{FULL_COMMIT_ID})",
-        meta={
-            "default": "looked up in Alert24",
-            "expects": "use the full commit id (40 hex characters, or 64 in a SHA-256 "
-            "repository), as `git rev-parse HEAD` prints it",
-        },
+        expects="use the full commit id (40 hex characters, or 64 in a SHA-256 repository), "
+        "as `git rev-parse HEAD` prints it",
     ),
     "ALERT24_BASE_URL": {
         "type": "string",
@@ -168,22 +173,8 @@ schema: dict[str, dict[str, Any]] = {
     "TRACK_FAILED": flag(False),
     "FAIL_ON_ERROR": flag(True),
     "DRY_RUN": flag(False),
-    "TIMEOUT": {
-        "type": "number",
-        "coerce": "number",
-        "min": 0.1,
-        "max": 300,
-        "default": 10,
-        "meta": {"expects": "use a number of seconds from 0.1 to 300"},
-    },
-    "MAX_RETRIES": {
-        "type": "integer",
-        "coerce": "integer",
-        "min": 0,
-        "max": 10,
-        "default": 3,
-        "meta": {"expects": "use a whole number from 0 to 10"},
-    },
+    "TIMEOUT": number("number", 0.1, 300, 10, "use a number of seconds from 0.1 to 300"),
+    "MAX_RETRIES": number("integer", 0, 10, 3, "use a whole number from 0 to 10"),
     "DEBUG": flag(False),
 }
 
