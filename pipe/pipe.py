@@ -214,28 +214,28 @@ class TrackDeployment(Pipe):
         return read.values
 
     def run(self) -> None:
-        """The story of a run: read the variables (done by the toolkit), the step, the commit
-        and what went out since the previous deployment; build the change once; show it in a
-        dry run, else deliver it; report."""
+        """The story of a run, as the module's docstring tells it. What every step reads (the
+        step's context, the key, the User-Agent) is read once, here, onto `self`."""
         super().run()
-        variables, agent = self.variables, user_agent()
-        self.log_debug(f"{agent} on Python {sys.version.split()[0]}")
-        context = BitbucketContext.from_environ(self.env)
-        api_key = self.api_key(required=not variables["DRY_RUN"])
+        variables, self.agent = self.variables, user_agent()
+        self.log_debug(f"{self.agent} on Python {sys.version.split()[0]}")
+        self.context = context = BitbucketContext.from_environ(self.env)
+        self.key = self.api_key(required=not variables["DRY_RUN"])
         if context.step_failed and not variables["TRACK_FAILED"]:
             self.log_info(
                 f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
-        if api_key:
+        if self.key:
             self.warn_if_unencrypted(variables["ALERT24_BASE_URL"])
         clone = Clone(context.clone_dir)
-        checkout = self.checkout(clone, context)
-        went_out = self.went_out(clone, checkout, context, api_key, agent)
+        checkout = self.checkout(clone)
+        went_out = self.went_out(clone, checkout)
         body = build_change(variables, context, checkout, went_out)
-        self.say_where(body, context)
-        request = ChangeRequest(changes_url(variables["ALERT24_BASE_URL"]), api_key, body, agent)
+        self.say_where(body)
+        url = changes_url(variables["ALERT24_BASE_URL"])
+        request = ChangeRequest(url, self.key, body, self.agent)
         if variables["DRY_RUN"]:
             self.show(request)
             return
@@ -248,7 +248,7 @@ class TrackDeployment(Pipe):
         )
         # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
         try:
-            self.report(delivery, context, went_out)
+            self.report(delivery, went_out)
         except Stopped:
             raise Stopped(
                 f"after the change was recorded in Alert24 ({recorded(delivery)})"
@@ -260,42 +260,29 @@ class TrackDeployment(Pipe):
                 f"failed: {type(error).__name__}: {printable(error)}."
             )
 
-    def checkout(self, clone: Clone, context: BitbucketContext) -> Checkout | None:
+    def checkout(self, clone: Clone) -> Checkout | None:
         """The deployed commit, from the clone; None, and a line saying why and what follows."""
-        commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
+        commit = self.get_variable("COMMIT_SHA") or self.context.commit  # else HEAD, outside CI
         try:
             return clone.checkout(commit)
         except CloneUnreadable as why:
-            lost = [
-                "its message" if not self.get_variable("COMMIT_MESSAGE") else None,
-                "the commits since the previous deployment"
-                if self.get_variable("LIST_COMMITS")
-                else None,
-            ]
-            said = " and ".join(filter(None, lost))
+            lost = [] if self.get_variable("COMMIT_MESSAGE") else ["its message"]
+            if self.get_variable("LIST_COMMITS"):
+                lost.append("the commits since the previous deployment")
+            said = " and ".join(lost)
             follows = f"The change goes without {said}" if said else "The change goes as given"
             if not self.get_variable("CHANGED_BY"):
-                who = context.triggerer_uuid and "the step triggerer's UUID"
-                follows += (
-                    f", and changed_by is {who}: set CHANGED_BY to say who deployed"
-                    if who
-                    else ", and without changed_by: set CHANGED_BY to say who deployed"
-                )
+                uuid = self.context.triggerer_uuid
+                who = "changed_by is the step triggerer's UUID" if uuid else "without changed_by"
+                follows += f", and {who}: set CHANGED_BY to say who deployed"
             self.log_info(f"The deployed commit could not be read: {printable(why)}. {follows}.")
             return None
 
-    def went_out(
-        self,
-        clone: Clone,
-        checkout: Checkout | None,
-        context: BitbucketContext,
-        api_key: str | None,
-        agent: str,
-    ) -> WentOut | None:
+    def went_out(self, clone: Clone, checkout: Checkout | None) -> WentOut | None:
         """The commits since the previous deployment; None, and a line saying why, without."""
         if not self.get_variable("LIST_COMMITS") or not checkout:
             return None  # reading the commit said why
-        mine = where(self.variables, context, checkout)
+        mine = where(self.variables, self.context, checkout)
         if checkout.sha != mine.commit_sha:
             return None
         previous = self.get_variable("PREVIOUS_COMMIT")
@@ -309,7 +296,7 @@ class TrackDeployment(Pipe):
         if previous:
             self.log_debug(f"The previous deployment is PREVIOUS_COMMIT, {previous}.")
         else:
-            previous = self.previous_commit(mine, context, api_key, agent)
+            previous = self.previous_commit(mine)
         if not previous:
             return None
         try:
@@ -318,22 +305,21 @@ class TrackDeployment(Pipe):
             self.log_info(f"The commits since {previous[:8]} could not be read: {printable(why)}")
             return None
 
-    def previous_commit(
-        self, mine: Where, context: BitbucketContext, api_key: str | None, agent: str
-    ) -> str | None:
+    def previous_commit(self, mine: Where) -> str | None:
         """The commit of the last deployment Alert24 holds; None, and a line saying why."""
-        if not api_key or not context.repo_full_name:
-            why = "no ALERT24_API_KEY" if not api_key else "no BITBUCKET_REPO_FULL_NAME"
+        repo = self.context.repo_full_name
+        if not self.key or not repo:
+            why = "no ALERT24_API_KEY" if not self.key else "no BITBUCKET_REPO_FULL_NAME"
             self.log_info(f"The previous deployment was not looked up ({why}).")
             return None
-        ours = Mine(context.repo_full_name, *mine[1:], mine.commit_sha, pipeline_run(context))
+        # Every step of this pipeline run has an external_id starting `bitbucket:{pipeline}:`.
+        this_step = external_id(self.context)
+        run = this_step.rpartition(":")[0] + ":" if this_step else None
+        ours = Mine(repo, *mine[1:], mine.commit_sha, run)
+        url, timeout = self.get_variable("ALERT24_BASE_URL"), self.get_variable("TIMEOUT")
         try:
             found = find_previous(
-                self.get_variable("ALERT24_BASE_URL"),
-                ours,
-                api_key=api_key,
-                user_agent=agent,
-                timeout=self.get_variable("TIMEOUT"),
+                url, ours, api_key=self.key, user_agent=self.agent, timeout=timeout
             )
         except LookupFailed as why:
             if why.key_refused:
@@ -376,12 +362,12 @@ class TrackDeployment(Pipe):
                 "key travels unencrypted. Use https://."
             )
 
-    def say_where(self, change: Mapping[str, Any], context: BitbucketContext) -> None:
+    def say_where(self, change: Mapping[str, Any]) -> None:
         """A change that lands in `production` only because nothing said otherwise is named,
         so that a pull-request build does not fill the production timeline unnoticed."""
-        if self.get_variable("ENVIRONMENT") or context.deployment_environment:
+        if self.get_variable("ENVIRONMENT") or self.context.deployment_environment:
             return
-        log = self.log_warning if context.pr_id else self.log_info
+        log = self.log_warning if self.context.pr_id else self.log_info
         log(
             f"No deployment environment is set: the change goes to {change['environment']!r}, "
             "Alert24's default. Set `deployment:` on the step, or ENVIRONMENT in the pipe's "
@@ -391,10 +377,8 @@ class TrackDeployment(Pipe):
     def show(self, request: ChangeRequest) -> None:
         self.log_info("DRY_RUN is on: nothing is sent. The request would be:")
         given = "is set" if request.api_key else "is not set: a real run would stop here"
-        headers = {
-            "Authorization": f"Bearer ******** (ALERT24_API_KEY {given})",
-            **{k: v for k, v in request.headers(redacted=True).items() if k != "Authorization"},
-        }
+        authorization = f"Bearer ******** (ALERT24_API_KEY {given})"  # whether, never what
+        headers = request.headers(redacted=True) | {"Authorization": authorization}
         lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
         # Readable Unicode, but commit messages and authors may hold control characters too.
         body = "\n".join(
@@ -402,18 +386,16 @@ class TrackDeployment(Pipe):
             for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
         )
         say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
-        refused = self.key_refusal
-        verdict = (
-            f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would fail. "
-            f"{HINTS[refused.status].rstrip('.')}."
-            if refused
-            else ""
-        )
+        verdict = ""
+        if refused := self.key_refusal:
+            verdict = (
+                f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would "
+                f"fail. {HINTS[refused.status].rstrip('.')}."
+            )
         say(f"Dry run: the change above was not sent to Alert24.{verdict}", done=True)
 
-    def report(
-        self, delivery: Delivery, context: BitbucketContext, went_out: WentOut | None
-    ) -> None:
+    def report(self, delivery: Delivery, went_out: WentOut | None) -> None:
+        """The ✔ line, then the receipt later steps read, in the shared storage if there is one."""
         summary = printable(delivery.body["summary"], limit=120)
         environment = printable(delivery.body["environment"])
         request_id = with_request_id(delivery.request_id)
@@ -424,11 +406,9 @@ class TrackDeployment(Pipe):
             f"{request_id}{tries}{what}.",
             done=True,
         )
-        if context.shared_storage_dir:
-            extra = receipt_fields(went_out) if went_out else None
-            self.leave_receipt(context.shared_storage_dir, delivery, extra)
-
-    def leave_receipt(self, directory: str, delivery: Delivery, extra: dict | None) -> None:
+        if not (directory := self.context.shared_storage_dir):
+            return
+        extra = receipt_fields(went_out) if went_out else None
         try:
             path = write_receipt(directory, delivery, delivery.body, extra)
         except ReceiptNotWritten as why:
@@ -445,12 +425,6 @@ def history_ends_at(clone: Clone, commit: str) -> bool:
         return commit in clone.cut()
     except CloneUnreadable:
         return False  # reading the commits says why, in its own line
-
-
-def pipeline_run(context: BitbucketContext) -> str | None:
-    """What the default external_id of every step of this pipeline run starts with."""
-    this_step = external_id(context)
-    return this_step.rpartition(":")[0] + ":" if this_step else None
 
 
 def recorded(delivery: Delivery) -> str:
