@@ -25,25 +25,21 @@ class StopSignals:
         cls.decided()  # one stop is enough: a second must not replace its words
         cls.by = signal.Signals(signum).name
         if not cls.running:
-            stopped_while_starting(cls.by)
+            words = "while the pipe was starting: the change was not recorded."
+            print(f"✖ Stopped by {cls.by} {words}", flush=True)
+            raise SystemExit(1)
         raise Stopped()
 
     @staticmethod
     def decided() -> None:
         """The outcome is decided: no signal may cut its line short."""
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in STOPS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
-def stopped_while_starting(by: str) -> None:
-    print(
-        f"✖ Stopped by {by} while the pipe was starting: the change was not recorded.", flush=True
-    )
-    raise SystemExit(1)
-
-
-signal.signal(signal.SIGTERM, StopSignals.stop)
-signal.signal(signal.SIGINT, StopSignals.stop)
+STOPS = (signal.SIGTERM, signal.SIGINT)
+for signum in STOPS:
+    signal.signal(signum, StopSignals.stop)
 
 # ruff: noqa: E402 (the imports come after the signal handlers on purpose)
 import json
@@ -93,9 +89,11 @@ CHANGE_TYPES = (
 RISK_LEVELS = ("low", "medium", "high", "critical")
 
 
-def text(default: str | None = None, **rules: Any) -> dict[str, Any]:
-    """A free-text variable; `default` says in words what applies when it is not set."""
-    return {"type": "string", "meta": {"default": default}, **rules}
+def text(default: str | None = None, *, expects: str | None = None, **rules: Any) -> dict[str, Any]:
+    """A free-text variable; `default` says in words what applies when it is not set, and
+    `expects` what to give instead of a value refused."""
+    meta = {"default": default, **({"expects": expects} if expects else {})}
+    return {"type": "string", "meta": meta, **rules}
 
 
 def identifier(default: str | None = None, **rules: Any) -> dict[str, Any]:
@@ -106,6 +104,12 @@ def identifier(default: str | None = None, **rules: Any) -> dict[str, Any]:
 
 def flag(default: bool) -> dict[str, Any]:
     return {"type": "boolean", "coerce": "boolean", "default": default}
+
+
+def number(kind: str, low: float, high: float, default: float, expects: str) -> dict[str, Any]:
+    """A number (`kind` "number") or a whole number ("integer") from `low` to `high`."""
+    rules = {"type": kind, "coerce": kind, "min": low, "max": high, "default": default}
+    return {**rules, "meta": {"expects": expects}}
 
 
 schema: dict[str, dict[str, Any]] = {
@@ -151,11 +155,8 @@ schema: dict[str, dict[str, Any]] = {
         "looked up in Alert24",
         coerce=["trimmed", "lowercase"],
         regex=f"(?:{FULL_COMMIT_ID})",
-        meta={
-            "default": "looked up in Alert24",
-            "expects": "use the full commit id (40 hex characters, or 64 in a SHA-256 "
-            "repository), as `git rev-parse HEAD` prints it",
-        },
+        expects="use the full commit id (40 hex characters, or 64 in a SHA-256 repository), "
+        "as `git rev-parse HEAD` prints it",
     ),
     "ALERT24_BASE_URL": {
         "type": "string",
@@ -172,22 +173,8 @@ schema: dict[str, dict[str, Any]] = {
     "TRACK_FAILED": flag(False),
     "FAIL_ON_ERROR": flag(True),
     "DRY_RUN": flag(False),
-    "TIMEOUT": {
-        "type": "number",
-        "coerce": "number",
-        "min": 0.1,
-        "max": 300,
-        "default": 10,
-        "meta": {"expects": "use a number of seconds from 0.1 to 300"},
-    },
-    "MAX_RETRIES": {
-        "type": "integer",
-        "coerce": "integer",
-        "min": 0,
-        "max": 10,
-        "default": 3,
-        "meta": {"expects": "use a whole number from 0 to 10"},
-    },
+    "TIMEOUT": number("number", 0.1, 300, 10, "use a number of seconds from 0.1 to 300"),
+    "MAX_RETRIES": number("integer", 0, 10, 3, "use a whole number from 0 to 10"),
     "DEBUG": flag(False),
 }
 
@@ -227,28 +214,28 @@ class TrackDeployment(Pipe):
         return read.values
 
     def run(self) -> None:
-        """The story of a run: read the variables (done by the toolkit), the step, the commit
-        and what went out since the previous deployment; build the change once; show it in a
-        dry run, else deliver it; report."""
+        """The story of a run, as the module's docstring tells it. What every step reads (the
+        step's context, the key, the User-Agent) is read once, here, onto `self`."""
         super().run()
-        variables, agent = self.variables, user_agent()
-        self.log_debug(f"{agent} on Python {sys.version.split()[0]}")
-        context = BitbucketContext.from_environ(self.env)
-        api_key = self.api_key(required=not variables["DRY_RUN"])
+        variables, self.agent = self.variables, user_agent()
+        self.log_debug(f"{self.agent} on Python {sys.version.split()[0]}")
+        self.context = context = BitbucketContext.from_environ(self.env)
+        self.key = self.api_key(required=not variables["DRY_RUN"])
         if context.step_failed and not variables["TRACK_FAILED"]:
             self.log_info(
                 f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
-        if api_key:
+        if self.key:
             self.warn_if_unencrypted(variables["ALERT24_BASE_URL"])
         clone = Clone(context.clone_dir)
-        checkout = self.checkout(clone, context)
-        went_out = self.went_out(clone, checkout, context, api_key, agent)
+        checkout = self.checkout(clone)
+        went_out = self.went_out(clone, checkout)
         body = build_change(variables, context, checkout, went_out)
-        self.say_where(body, context)
-        request = ChangeRequest(changes_url(variables["ALERT24_BASE_URL"]), api_key, body, agent)
+        self.say_where(body)
+        url = changes_url(variables["ALERT24_BASE_URL"])
+        request = ChangeRequest(url, self.key, body, self.agent)
         if variables["DRY_RUN"]:
             self.show(request)
             return
@@ -261,7 +248,7 @@ class TrackDeployment(Pipe):
         )
         # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
         try:
-            self.report(delivery, context, went_out)
+            self.report(delivery, went_out)
         except Stopped:
             raise Stopped(
                 f"after the change was recorded in Alert24 ({recorded(delivery)})"
@@ -273,42 +260,29 @@ class TrackDeployment(Pipe):
                 f"failed: {type(error).__name__}: {printable(error)}."
             )
 
-    def checkout(self, clone: Clone, context: BitbucketContext) -> Checkout | None:
+    def checkout(self, clone: Clone) -> Checkout | None:
         """The deployed commit, from the clone; None, and a line saying why and what follows."""
-        commit = self.get_variable("COMMIT_SHA") or context.commit  # else HEAD, outside Bitbucket
+        commit = self.get_variable("COMMIT_SHA") or self.context.commit  # else HEAD, outside CI
         try:
             return clone.checkout(commit)
         except CloneUnreadable as why:
-            lost = [
-                "its message" if not self.get_variable("COMMIT_MESSAGE") else None,
-                "the commits since the previous deployment"
-                if self.get_variable("LIST_COMMITS")
-                else None,
-            ]
-            said = " and ".join(filter(None, lost))
+            lost = [] if self.get_variable("COMMIT_MESSAGE") else ["its message"]
+            if self.get_variable("LIST_COMMITS"):
+                lost.append("the commits since the previous deployment")
+            said = " and ".join(lost)
             follows = f"The change goes without {said}" if said else "The change goes as given"
             if not self.get_variable("CHANGED_BY"):
-                who = context.triggerer_uuid and "the step triggerer's UUID"
-                follows += (
-                    f", and changed_by is {who}: set CHANGED_BY to say who deployed"
-                    if who
-                    else ", and without changed_by: set CHANGED_BY to say who deployed"
-                )
+                uuid = self.context.triggerer_uuid
+                who = "changed_by is the step triggerer's UUID" if uuid else "without changed_by"
+                follows += f", and {who}: set CHANGED_BY to say who deployed"
             self.log_info(f"The deployed commit could not be read: {printable(why)}. {follows}.")
             return None
 
-    def went_out(
-        self,
-        clone: Clone,
-        checkout: Checkout | None,
-        context: BitbucketContext,
-        api_key: str | None,
-        agent: str,
-    ) -> WentOut | None:
+    def went_out(self, clone: Clone, checkout: Checkout | None) -> WentOut | None:
         """The commits since the previous deployment; None, and a line saying why, without."""
         if not self.get_variable("LIST_COMMITS") or not checkout:
             return None  # reading the commit said why
-        mine = where(self.variables, context, checkout)
+        mine = where(self.variables, self.context, checkout)
         if checkout.sha != mine.commit_sha:
             return None
         previous = self.get_variable("PREVIOUS_COMMIT")
@@ -322,7 +296,7 @@ class TrackDeployment(Pipe):
         if previous:
             self.log_debug(f"The previous deployment is PREVIOUS_COMMIT, {previous}.")
         else:
-            previous = self.previous_commit(mine, context, api_key, agent)
+            previous = self.previous_commit(mine)
         if not previous:
             return None
         try:
@@ -331,22 +305,21 @@ class TrackDeployment(Pipe):
             self.log_info(f"The commits since {previous[:8]} could not be read: {printable(why)}")
             return None
 
-    def previous_commit(
-        self, mine: Where, context: BitbucketContext, api_key: str | None, agent: str
-    ) -> str | None:
+    def previous_commit(self, mine: Where) -> str | None:
         """The commit of the last deployment Alert24 holds; None, and a line saying why."""
-        if not api_key or not context.repo_full_name:
-            why = "no ALERT24_API_KEY" if not api_key else "no BITBUCKET_REPO_FULL_NAME"
+        repo = self.context.repo_full_name
+        if not self.key or not repo:
+            why = "no ALERT24_API_KEY" if not self.key else "no BITBUCKET_REPO_FULL_NAME"
             self.log_info(f"The previous deployment was not looked up ({why}).")
             return None
-        ours = Mine(context.repo_full_name, *mine[1:], mine.commit_sha, pipeline_run(context))
+        # Every step of this pipeline run has an external_id starting `bitbucket:{pipeline}:`.
+        this_step = external_id(self.context)
+        run = this_step.rpartition(":")[0] + ":" if this_step else None
+        ours = Mine(repo, *mine[1:], mine.commit_sha, run)
+        url, timeout = self.get_variable("ALERT24_BASE_URL"), self.get_variable("TIMEOUT")
         try:
             found = find_previous(
-                self.get_variable("ALERT24_BASE_URL"),
-                ours,
-                api_key=api_key,
-                user_agent=agent,
-                timeout=self.get_variable("TIMEOUT"),
+                url, ours, api_key=self.key, user_agent=self.agent, timeout=timeout
             )
         except LookupFailed as why:
             if why.key_refused:
@@ -389,12 +362,12 @@ class TrackDeployment(Pipe):
                 "key travels unencrypted. Use https://."
             )
 
-    def say_where(self, change: Mapping[str, Any], context: BitbucketContext) -> None:
+    def say_where(self, change: Mapping[str, Any]) -> None:
         """A change that lands in `production` only because nothing said otherwise is named,
         so that a pull-request build does not fill the production timeline unnoticed."""
-        if self.get_variable("ENVIRONMENT") or context.deployment_environment:
+        if self.get_variable("ENVIRONMENT") or self.context.deployment_environment:
             return
-        log = self.log_warning if context.pr_id else self.log_info
+        log = self.log_warning if self.context.pr_id else self.log_info
         log(
             f"No deployment environment is set: the change goes to {change['environment']!r}, "
             "Alert24's default. Set `deployment:` on the step, or ENVIRONMENT in the pipe's "
@@ -404,10 +377,8 @@ class TrackDeployment(Pipe):
     def show(self, request: ChangeRequest) -> None:
         self.log_info("DRY_RUN is on: nothing is sent. The request would be:")
         given = "is set" if request.api_key else "is not set: a real run would stop here"
-        headers = {
-            "Authorization": f"Bearer ******** (ALERT24_API_KEY {given})",
-            **{k: v for k, v in request.headers(redacted=True).items() if k != "Authorization"},
-        }
+        authorization = f"Bearer ******** (ALERT24_API_KEY {given})"  # whether, never what
+        headers = request.headers(redacted=True) | {"Authorization": authorization}
         lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
         # Readable Unicode, but commit messages and authors may hold control characters too.
         body = "\n".join(
@@ -415,32 +386,29 @@ class TrackDeployment(Pipe):
             for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
         )
         say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
-        refused = self.key_refusal
-        verdict = (
-            f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would fail. "
-            f"{HINTS[refused.status].rstrip('.')}."
-            if refused
-            else ""
-        )
-        succeed(f"Dry run: the change above was not sent to Alert24.{verdict}")
+        verdict = ""
+        if refused := self.key_refusal:
+            verdict = (
+                f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would "
+                f"fail. {HINTS[refused.status].rstrip('.')}."
+            )
+        say(f"Dry run: the change above was not sent to Alert24.{verdict}", done=True)
 
-    def report(
-        self, delivery: Delivery, context: BitbucketContext, went_out: WentOut | None
-    ) -> None:
+    def report(self, delivery: Delivery, went_out: WentOut | None) -> None:
+        """The ✔ line, then the receipt later steps read, in the shared storage if there is one."""
         summary = printable(delivery.body["summary"], limit=120)
         environment = printable(delivery.body["environment"])
         request_id = with_request_id(delivery.request_id)
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
         what = f": {reported(went_out)}" if went_out else ""
-        succeed(
+        say(
             f'Recorded {recorded(delivery)} in Alert24: "{summary}" to {environment}'
-            f"{request_id}{tries}{what}."
+            f"{request_id}{tries}{what}.",
+            done=True,
         )
-        if context.shared_storage_dir:
-            extra = receipt_fields(went_out) if went_out else None
-            self.leave_receipt(context.shared_storage_dir, delivery, extra)
-
-    def leave_receipt(self, directory: str, delivery: Delivery, extra: dict | None) -> None:
+        if not (directory := self.context.shared_storage_dir):
+            return
+        extra = receipt_fields(went_out) if went_out else None
         try:
             path = write_receipt(directory, delivery, delivery.body, extra)
         except ReceiptNotWritten as why:
@@ -457,12 +425,6 @@ def history_ends_at(clone: Clone, commit: str) -> bool:
         return commit in clone.cut()
     except CloneUnreadable:
         return False  # reading the commits says why, in its own line
-
-
-def pipeline_run(context: BitbucketContext) -> str | None:
-    """What the default external_id of every step of this pipeline run starts with."""
-    this_step = external_id(context)
-    return this_step.rpartition(":")[0] + ":" if this_step else None
 
 
 def recorded(delivery: Delivery) -> str:
@@ -514,11 +476,21 @@ def why(error: BaseException, stopped_by: str, doubt: str) -> str:
         return f"Validation errors:\n{error}{doubt}"
     if isinstance(error, ConfigurationError | UnreadableContext):
         return f"{error}{doubt}"
+    if isinstance(error, DeliveryFailed) and error.maybe_recorded:
+        return (
+            "Alert24 did not confirm the change, which may have been recorded all the same "
+            f"(check Alert24 before re-running): {error.reason}"
+        )
     if isinstance(error, DeliveryFailed):
-        return delivery_failed(error)
+        return f"The change was not recorded in Alert24: {error.reason}"
     if isinstance(error, Stopped):
         return f"Stopped by {stopped_by} {error}."
-    return unexpected(error)
+    logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
+    return (
+        f"Unexpected error: {type(error).__name__}: {printable(error)}. The change may not have "
+        "been recorded. Please report this to Alert24 support with the log of a run with "
+        "DEBUG: 'true'."
+    )
 
 
 def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
@@ -529,15 +501,6 @@ def read_fail_on_error(environ: Mapping[str, str]) -> tuple[bool, str]:
     if read is None:
         return True, "\nFAIL_ON_ERROR could not be read, so it counts as 'true': the step fails."
     return read, ""
-
-
-def delivery_failed(failure: DeliveryFailed) -> str:
-    if failure.maybe_recorded:
-        return (
-            "Alert24 did not confirm the change, which may have been recorded all the same "
-            f"(check Alert24 before re-running): {failure.reason}"
-        )
-    return f"The change was not recorded in Alert24: {failure.reason}"
 
 
 def give_up(message: str, fail_on_error: bool) -> None:
@@ -551,16 +514,13 @@ def give_up(message: str, fail_on_error: bool) -> None:
     sys.exit(1)
 
 
-def succeed(message: str) -> None:
+def say(text: str, *, done: bool = False) -> None:
+    """Print `text`, as the toolkit's ✔ line when `done`; a closed stdout loses only the words."""
     try:
-        success(message, do_exit=False)
-    except OSError:  # stdout is closed: the change is recorded all the same
-        quiet_stdout()
-
-
-def say(text: str) -> None:
-    try:
-        print(text, flush=True)
+        if done:
+            success(text, do_exit=False)
+        else:
+            print(text, flush=True)
     except OSError:
         quiet_stdout()
 
@@ -571,15 +531,6 @@ def quiet_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-
-
-def unexpected(error: Exception) -> str:
-    logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
-    return (
-        f"Unexpected error: {type(error).__name__}: {printable(error)}. The change may not have "
-        "been recorded. Please report this to Alert24 support with the log of a run with "
-        "DEBUG: 'true'."
-    )
 
 
 if __name__ == "__main__":
