@@ -508,7 +508,8 @@ def give_up(message: str, fail_on_error: bool) -> None:
         logging.getLogger().warning(f"{message}\nFAIL_ON_ERROR is false: the step carries on.")
         sys.exit(0)
     try:
-        fail(message)  # prints ✖ and exits 1
+        fail(message, do_exit=False)
+        sys.stdout.flush()  # the toolkit does not: a closed stdout must fail here, not at exit
     except OSError:  # stdout is closed: the exit code still says it
         quiet_stdout()
     sys.exit(1)

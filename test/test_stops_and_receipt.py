@@ -71,6 +71,15 @@ def test_a_closed_stdout_after_the_change_is_recorded_still_exits_0(env, server)
     assert "Traceback" not in stderr
 
 
+def test_a_closed_stdout_when_the_change_is_refused_still_exits_1(env, server):
+    with start_pipe({**env, "ALERT24_API_KEY": "ak_live_" + "x" * 32}) as process:
+        process.stdout.close()  # the reader is gone before the pipe says anything
+        stderr = process.stderr.read()
+        process.wait(timeout=30)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+
+
 def receipt_path(env: dict[str, str]) -> Path:
     return Path(env["BITBUCKET_PIPE_SHARED_STORAGE_DIR"]) / RECEIPT
 
