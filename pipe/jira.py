@@ -21,7 +21,7 @@ any case in the branch's name (`feature/pay-123-...`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 MOST = 20  # keys tagged on one change
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")  # Jira's widest rule for a project key
@@ -50,18 +50,13 @@ def project_keys(given: Iterable[str | None]) -> tuple[str, ...]:
 def issue_keys(
     branch: str | None, messages: Iterable[str], projects: Sequence[str] = ()
 ) -> list[str]:
-    """The keys in the branch's name first, then in the messages, each once, at most 20."""
-    found = [*keys_in(branch or "", projects, in_branch=True)]
-    found += (key for message in messages for key in keys_in(message, projects))
-    return list(dict.fromkeys(found))[:MOST]
-
-
-def keys_in(text: str, projects: Sequence[str] = (), *, in_branch: bool = False) -> Iterator[str]:
-    """With projects, those projects' keys only; without, any key but the NOT_PROJECTS."""
+    """The keys in the branch's name first, then in the messages, each once, at most 20: with
+    projects, those projects' keys only; without, any key but the NOT_PROJECTS."""
+    in_text = in_branch = KEY
     if projects:
-        names = "|".join(map(re.escape, projects))
-        flags = re.IGNORECASE if in_branch else 0
-        found = re.finditer(rf"\b(?:{names})-[1-9][0-9]*\b", text, flags)
-        return (match.group().upper() for match in found)
-    found = KEY.finditer(text)
-    return (key for key in (m.group() for m in found) if key.split("-")[0] not in NOT_PROJECTS)
+        in_text = re.compile(rf"\b(?:{'|'.join(map(re.escape, projects))})-[1-9][0-9]*\b")
+        in_branch = re.compile(in_text.pattern, re.IGNORECASE)  # branches are often in lower case
+    texts = [(branch or "", in_branch), *((message, in_text) for message in messages)]
+    found = (m.group().upper() for text, pattern in texts for m in pattern.finditer(text))
+    keys = [key for key in found if projects or key.split("-")[0] not in NOT_PROJECTS]
+    return list(dict.fromkeys(keys))[:MOST]
