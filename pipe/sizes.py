@@ -1,5 +1,4 @@
-"""The sizes of the long fields: text cut to its size before it is sent, with a marker saying how
-much was left out.
+"""The long fields cut to their sizes before they are sent, with a marker saying how much is cut.
 
 Alert24 documents no limit on any field, but a squash merge's message of 192 KB once went out
 whole: a body that size may be refused (413) or make the change unreadable. So each long field,
@@ -24,8 +23,7 @@ from typing import Any
 COMMIT_MESSAGE = 4_000
 DESCRIPTION = 8_000
 SUBJECT = 200
-# The one more attempt after a 413: every free-text field to a few lines.
-HARD = {"summary": 200, "description": 500, "commit_message": 500}
+HARD = {"summary": 200, "description": 500, "commit_message": 500}  # the attempt after a 413
 
 # Not to cut before a mark (an accent) or one of JOINS: a joiner, a variation selector, a skin
 # tone, a tag character (of a subdivision's flag), the second half of a surrogate pair; nor after
