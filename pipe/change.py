@@ -20,26 +20,11 @@ from outgoing import WentOut
 BITBUCKET = "https://bitbucket.org"
 PRODUCTION = "production"  # Alert24's own default environment
 
-DOCUMENTED_FIELDS = (
-    "summary",
-    "service_id",
-    "change_type",
-    "description",
-    "source",
-    "commit_sha",
-    "commit_message",
-    "branch",
-    "pr_number",
-    "pr_url",
-    "pipeline_url",
-    "environment",
-    "risk_level",
-    "changed_by",
-    "external_id",
-    "tags",
+DOCUMENTED_FIELDS = tuple(  # Alert24's, in the order the body sends them
+    "summary service_id change_type description source commit_sha commit_message"  # noqa: SIM905
+    " branch pr_number pr_url pipeline_url environment risk_level changed_by"
+    " external_id tags".split()
 )
-
-ChangeRecord = dict[str, Any]
 
 
 def build_change(
@@ -47,7 +32,7 @@ def build_change(
     context: BitbucketContext,
     checkout: Checkout | None,
     went_out: WentOut | None = None,
-) -> ChangeRecord:
+) -> dict[str, Any]:
     """The body to POST, from the validated variables, the step, the deployed commit, and
     what went out since the previous deployment when that is known."""
     given = variables  # read by the schema: a blank variable is not there at all
@@ -57,17 +42,21 @@ def build_change(
     local = None if context.in_bitbucket else checkout
     branch = given.get("BRANCH") or context.branch or (local and local.branch)
     pr_number = given.get("PR_NUMBER") or context.pr_id
-    failed = context.step_failed
+    repo, run, failed = context.repo_full_name, context.build_number, context.step_failed
+    description, messages = given.get("DESCRIPTION"), []
+    if went_out:  # what went out, after the user's description, under its own heading
+        listed = outgoing.description(went_out, environment, repo, failed)
+        description = f"{description}\n\n{listed}" if description else listed
+        messages = [commit.message for commit in went_out.commits]
+    projects = given.get("JIRA_PROJECT_KEYS") or ()  # read in capitals, checked, by variables
+    keys = jira.issue_keys(branch, messages, projects)
     record = {
-        "summary": summary(given.get("SUMMARY"), context, commit_sha, failed, went_out),
+        "summary": summary(given.get("SUMMARY"), context, commit_sha, went_out),
         "service_id": service_id,
         "change_type": given.get("CHANGE_TYPE")
         or (went_out and outgoing.change_type(went_out))
         or "deployment",
-        "description": sizes.cut(
-            description(given.get("DESCRIPTION"), went_out, environment, context) or "",
-            sizes.DESCRIPTION,
-        ),
+        "description": sizes.cut(description or "", sizes.DESCRIPTION),
         "source": source,
         "commit_sha": commit_sha,
         "commit_message": sizes.cut(
@@ -76,19 +65,17 @@ def build_change(
         ),
         "branch": branch,
         "pr_number": pr_number,
-        "pr_url": given.get("PR_URL") or pull_request_url(context, pr_number),
-        "pipeline_url": given.get("PIPELINE_URL") or pipeline_url(context),
+        "pr_url": given.get("PR_URL")
+        or (repo and pr_number and f"{BITBUCKET}/{repo}/pull-requests/{pr_number}"),
+        "pipeline_url": given.get("PIPELINE_URL")
+        or (repo and run and f"{BITBUCKET}/{repo}/pipelines/results/{run}"),
         "environment": environment,
         "risk_level": given.get("RISK_LEVEL"),
         "changed_by": given.get("CHANGED_BY")
         or (checkout and checkout.author)
         or context.triggerer_uuid,
         "external_id": external,
-        "tags": change_tags(
-            branch or context.tag,
-            [*(given.get("TAGS") or ()), *issue_keys(given, branch, went_out)],
-            failed,
-        ),
+        "tags": change_tags(branch or context.tag, [*(given.get("TAGS") or ()), *keys], failed),
     }
     return {field: value for field, value in record.items() if value}
 
@@ -119,36 +106,14 @@ def where(
 
 
 def summary(
-    given: str | None,
-    context: BitbucketContext,
-    commit_sha: str | None,
-    failed: bool,
-    went_out: WentOut | None = None,
+    given: str | None, context: BitbucketContext, commit_sha: str | None, went_out: WentOut | None
 ) -> str:
     """The user's summary, or the default; a failure recorded must say so whichever it is."""
+    failed = context.step_failed
     if given:
         return f"Failed: {given}" if failed else given
     backwards = went_out and outgoing.summary(went_out, named(context), failed)
     return backwards or default_summary(context, commit_sha, failed)
-
-
-def description(
-    given: str | None, went_out: WentOut | None, environment: str, context: BitbucketContext
-) -> str | None:
-    """The user's description, then what went out under its own heading."""
-    if not went_out:
-        return given
-    listed = outgoing.description(
-        went_out, environment, context.repo_full_name, context.step_failed
-    )
-    return f"{given}\n\n{listed}" if given else listed
-
-
-def issue_keys(given: Mapping[str, Any], branch: str | None, went_out: WentOut | None) -> list[str]:
-    """The Jira keys of the deployed branch's name, then of the commits that went out."""
-    messages = [commit.message for commit in went_out.commits] if went_out else []
-    projects = given.get("JIRA_PROJECT_KEYS") or ()  # read in capitals, checked, by variables
-    return jira.issue_keys(branch, messages, projects)
 
 
 def default_summary(context: BitbucketContext, commit_sha: str | None, failed: bool) -> str:
@@ -161,24 +126,10 @@ def named(context: BitbucketContext) -> str:
     return " ".join(part for part in (context.name, context.tag) if part)
 
 
-def pull_request_url(context: BitbucketContext, pr_number: str | None) -> str | None:
-    if not (pr_number and context.repo_full_name):
-        return None
-    return f"{BITBUCKET}/{context.repo_full_name}/pull-requests/{pr_number}"
-
-
-def pipeline_url(context: BitbucketContext) -> str | None:
-    if not (context.repo_full_name and context.build_number):
-        return None
-    return f"{BITBUCKET}/{context.repo_full_name}/pipelines/results/{context.build_number}"
-
-
 def external_id(context: BitbucketContext) -> str | None:
     """One id per step of one pipeline run: a retried delivery sends the same one."""
-    if not (context.pipeline_uuid and context.step_uuid):
-        return None
-    pipeline, step = (uuid.strip("{}") for uuid in (context.pipeline_uuid, context.step_uuid))
-    return f"bitbucket:{pipeline}:{step}"
+    pipeline, step = context.pipeline_uuid, context.step_uuid
+    return f"bitbucket:{pipeline.strip('{}')}:{step.strip('{}')}" if pipeline and step else None
 
 
 def change_tags(ref: str | None, extra: Sequence[str | None], failed: bool) -> list[str]:

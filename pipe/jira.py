@@ -1,45 +1,35 @@
-"""Jira issue keys: which words of the deployed branch's name and of the commits' messages are
-issue keys, to be tagged on the change.
+"""Jira issue keys in the deployed branch's name and the commits' messages, tagged on the change.
 
-A key is `<project key>-<issue number>`, e.g. `PAY-123`: a capital letter, then capital letters
-or digits, a hyphen, and a number that does not start with 0 (`PAY-0`, `PAY-01` are not keys),
-standing alone (not `fooPAY-1`, `PAY-1x` or `2PAY-1`). Jira lets an administrator allow
-underscores in project keys too (`[A-Z][A-Z0-9_]+`); those are found only when
-JIRA_PROJECT_KEYS names them, as `MAX_RETRIES-1` in a message is far likelier than a project
-`MAX_RETRIES`.
+A key is `<project key>-<issue number>`, e.g. `PAY-123`: a capital letter, then capitals or
+digits, a hyphen, and a number not starting with 0 (not `PAY-01`), standing alone (not
+`fooPAY-1`, `PAY-1x` or `2PAY-1`). Project keys with underscores, which Jira may allow, are found
+only when JIRA_PROJECT_KEYS names them: `MAX_RETRIES-1` is far likelier a constant than an issue.
 
-The pattern alone cannot tell `PAY-123` from `UTF-8` or `RFC-2119`, so words that are far more
-often something else are left out (NOT_PROJECTS):
+The pattern alone cannot tell `PAY-123` from `UTF-8`, so words far more often something else are
+left out (NOT_PROJECTS; `X-509` and `KOI8-R` never match: one letter, or no number):
   encodings    UTF, UCS, ISO, LATIN, WINDOWS, CP, IBM, GB  (UTF-8, ISO-8859-1, WINDOWS-1252)
   hashes and ciphers  SHA, SHA3, MD, CRC, ADLER, FNV, RIPEMD, AES, RSA  (SHA-256, CRC-32)
   standards    RFC, IEC, IEEE, ECMA, ES, ANSI, PEP, JSR, FIPS, NIST  (RFC-2119, ES-2015, PEP-8)
   vulnerabilities and weaknesses  CVE, CWE, GHSA  (CVE-2024-1234 is a vulnerability, not PAY-1)
   protocols, time zones, platforms  HTTP, TLS, SSL, UTC, GMT, X86  (HTTP-2, UTC-5, X86-64)
-(`X-509` and `KOI8-R` never match: one letter, or no number.) A team with a project named like
-one of them lists its projects in JIRA_PROJECT_KEYS: then only keys of those projects are
-tagged, whatever they are called, and in the branch's name in any case (`feature/pay-123-...`).
-
-Jira's own Bitbucket integration links keys of projects that exist in the site only, which the
-pipe cannot know without access to Jira: JIRA_PROJECT_KEYS is the way to tell it.
+Jira's own integration links keys of projects that exist only, which the pipe cannot know without
+access to Jira: a team with a project named like one of these lists its projects in
+JIRA_PROJECT_KEYS. Then only those projects' keys are tagged, whatever they are called, and in
+any case in the branch's name (`feature/pay-123-...`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 MOST = 20  # keys tagged on one change
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")  # Jira's widest rule for a project key
 # A word boundary either side: not inside `fooPAY-1`, `ÄPAY-1` or `PAY-1x` (Unicode-aware).
 KEY = re.compile(r"\b[A-Z][A-Z0-9]+-[1-9][0-9]*\b")
-NOT_PROJECTS = frozenset(
-    {
-        *("UTF", "UCS", "ISO", "LATIN", "WINDOWS", "CP", "IBM", "GB"),
-        *("SHA", "SHA3", "MD", "CRC", "ADLER", "FNV", "RIPEMD", "AES", "RSA"),
-        *("RFC", "IEC", "IEEE", "ECMA", "ES", "ANSI", "PEP", "JSR", "FIPS", "NIST"),
-        *("CVE", "CWE", "GHSA"),
-        *("HTTP", "TLS", "SSL", "UTC", "GMT", "X86"),
-    }
+NOT_PROJECTS = frozenset(  # as the docstring lists them
+    "UTF UCS ISO LATIN WINDOWS CP IBM GB SHA SHA3 MD CRC ADLER FNV RIPEMD AES RSA"  # noqa: SIM905
+    " RFC IEC IEEE ECMA ES ANSI PEP JSR FIPS NIST CVE CWE GHSA HTTP TLS SSL UTC GMT X86".split()
 )
 
 
@@ -60,20 +50,13 @@ def project_keys(given: Iterable[str | None]) -> tuple[str, ...]:
 def issue_keys(
     branch: str | None, messages: Iterable[str], projects: Sequence[str] = ()
 ) -> list[str]:
-    """The keys in the branch's name first, then in the messages, each once, at most 20."""
-    found = [*keys_in(branch or "", projects, in_branch=True)]
-    found += (key for message in messages for key in keys_in(message, projects))
-    return list(dict.fromkeys(found))[:MOST]
-
-
-def keys_in(text: str, projects: Sequence[str] = (), *, in_branch: bool = False) -> Iterator[str]:
-    """The issue keys in one text, in order. With projects, those projects' keys only (in any
-    case in a branch's name, which is often written in lower case); without, any key but the
-    NOT_PROJECTS."""
+    """The keys in the branch's name first, then in the messages, each once, at most 20: with
+    projects, those projects' keys only; without, any key but the NOT_PROJECTS."""
+    in_text = in_branch = KEY
     if projects:
-        names = "|".join(map(re.escape, projects))
-        flags = re.IGNORECASE if in_branch else 0
-        found = re.finditer(rf"\b(?:{names})-[1-9][0-9]*\b", text, flags)
-        return (match.group().upper() for match in found)
-    found = KEY.finditer(text)
-    return (key for key in (m.group() for m in found) if key.split("-")[0] not in NOT_PROJECTS)
+        in_text = re.compile(rf"\b(?:{'|'.join(map(re.escape, projects))})-[1-9][0-9]*\b")
+        in_branch = re.compile(in_text.pattern, re.IGNORECASE)  # branches are often in lower case
+    texts = [(branch or "", in_branch), *((message, in_text) for message in messages)]
+    found = (m.group().upper() for text, pattern in texts for m in pattern.finditer(text))
+    keys = [key for key in found if projects or key.split("-")[0] not in NOT_PROJECTS]
+    return list(dict.fromkeys(keys))[:MOST]
