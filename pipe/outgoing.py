@@ -55,11 +55,12 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
     listed = clone.commits(previous, current) if re.fullmatch(FULL_COMMIT_ID, previous) else None
     if listed is None:
         return WentOut(MISSING, previous, current)
-    went = side(clone, previous, listed)
-    if current in descendants(previous, listed):  # P is in C's history: nothing of P's went
+    descending = descendants(previous, listed)
+    went = side(clone, previous, listed, descending)
+    if current in descending:  # P is in C's history: nothing of P's went
         return WentOut(FORWARD, previous, current, went)
     backward = clone.commits(current, previous) or []
-    taken = side(clone, current, backward)
+    taken = side(clone, current, backward, descendants(current, backward))
     if not listed:  # C is in P's history, as the clone shows it: this deployment goes back
         return WentOut(ROLLBACK, previous, current, went, taken)
     if taken.commits:
@@ -67,13 +68,14 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
     return WentOut(FORWARD, previous, current, went)
 
 
-def side(clone: Clone, base: str, listed: list[Commit]) -> Side:
-    """What the clone proves of `git log base..head` (`listed`) against the full history."""
+def side(clone: Clone, base: str, listed: list[Commit], descending: set[str]) -> Side:
+    """What the clone proves of `git log base..head` (`listed`, of which `descending` descend
+    from base) against the full history."""
     cut = clone.cut() if listed else frozenset()
     history, committed = clone.history(base) if cut else (set(), 0)
     proven = listed  # base's whole history is in the clone: git's answer is the truth
     if not cut.isdisjoint(history):
-        after, descending = committed + SKEW, descendants(base, listed)
+        after = committed + SKEW
         proven = [c for c in listed if c.sha in descending or c.committed > after]
     unplaced = len(listed) - len(proven)
     reaches_cut = not cut.isdisjoint(commit.sha for commit in listed)
