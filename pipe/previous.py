@@ -26,11 +26,6 @@ LIST_BODY_LIMIT = 8 * 1024 * 1024  # 100 changes, each with a long description, 
 COUNTED = frozenset({"deployment", "rollback"})
 KEY_REFUSED = frozenset({401, 403})  # the key itself: a change posted with it is refused too
 WITHOUT = "the commits since the previous deployment are not listed"
-HINTS = {
-    401: "Alert24 refused ALERT24_API_KEY",
-    403: "The key lacks read access to changes (the 'write' scope includes it)",
-    404: "Check SERVICE_ID and ALERT24_BASE_URL",
-}
 
 
 class Mine(NamedTuple):
@@ -136,10 +131,11 @@ def read_page(
     if not 200 <= answer.status < 300:
         error = alert24.alert24_error(answer.text)
         said = f"HTTP {answer.status}" + (f" {printable(error)}" if error else "") + request_id
-        other = (
+        hint = (
             "Alert24 had a problem" if answer.status >= 500 else "Alert24 refused the list request"
         )
-        hint = HINTS.get(answer.status, other)
+        if answer.status in (*KEY_REFUSED, 404):  # the same key and address as the change's
+            hint = alert24.HINTS[answer.status].rstrip(".")
         raise LookupFailed(
             f"Could not list Alert24's changes: {said}. {hint}: {WITHOUT}.", answer.status
         )

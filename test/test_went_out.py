@@ -442,7 +442,7 @@ def test_a_dry_run_without_a_key_says_it_skipped_the_lookup(env, server, linear)
 # The lookup fails: the change is recorded all the same -----------------------------------------
 
 FAILURES = {
-    "403": (None, "The key lacks read access"),
+    "403": (None, "The key needs the 'write' scope"),
     "404": (alert24_error(404, "not_found", "No such service"), "HTTP 404 not_found"),
     "500": (alert24_error(500, "server_error", "Unexpected error"), "HTTP 500 server_error"),
     "not the documented shape": (respond(200, '{"data": {"id": 1}}'), "not of the documented"),
