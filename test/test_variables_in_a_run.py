@@ -71,19 +71,11 @@ def test_a_blank_environment_counts_as_not_set(env, server):
 # Misspelt variables are named ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("given", "meant"),
-    [
-        ("ENVIROMENT", "ENVIRONMENT"),
-        ("RISK_LEVL", "RISK_LEVEL"),
-        ("TAG", "TAGS"),
-        ("ALERT24_APIKEY", "ALERT24_API_KEY"),
-    ],
-)
-def test_a_misspelt_variable_is_named_with_the_one_meant(given, meant, env, server):
-    run = run_pipe({**env, given: "staging"})
+def test_a_misspelt_variable_is_named_with_the_one_meant(env, server):
+    # Which name is meant, for each kind of slip, is test_variables.py's: here, what a run says.
+    run = run_pipe({**env, "RISK_LEVL": "high"})
     assert run.returncode == 0, run.output
-    said = f"WARNING: {given} is not a variable of this pipe: did you mean {meant}?"
+    said = "WARNING: RISK_LEVL is not a variable of this pipe: did you mean RISK_LEVEL?"
     assert said in run.output
 
 
