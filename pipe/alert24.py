@@ -78,8 +78,9 @@ class ChangeRequest(NamedTuple):
     def __repr__(self) -> str:  # never the key, wherever a request ends up printed
         return f"ChangeRequest(url={without_password(self.url)!r}, body={self.body!r})"
 
-    def headers(self, *, redacted: bool = False) -> dict[str, str]:
-        return headers(MASK if redacted else self.api_key, self.user_agent, body=True)
+    def shown_headers(self) -> dict[str, str]:
+        """The headers sent, as DEBUG and a dry run show them: with the key masked."""
+        return headers(MASK, self.user_agent, body=True)
 
 
 def headers(api_key: str, user_agent: str, *, body: bool) -> dict[str, str]:
@@ -164,7 +165,7 @@ def deliver(
     try:
         if log.isEnabledFor(logging.DEBUG):  # its arguments are masked and escaped: work to skip
             log.debug("POST %s", secrets.shown(without_password(request.url)))
-            for name, value in request.headers(redacted=True).items():
+            for name, value in request.shown_headers().items():
                 log.debug("  %s: %s", name, value)
             text = json.dumps(request.body, ensure_ascii=False)
             log.debug("  body: %s", secrets.shown(text, limit=BODY_LIMIT))

@@ -378,7 +378,7 @@ class TrackDeployment(Pipe):
         self.log_info("DRY_RUN is on: nothing is sent. The request would be:")
         given = "is set" if request.api_key else "is not set: a real run would stop here"
         authorization = f"Bearer ******** (ALERT24_API_KEY {given})"  # whether, never what
-        headers = request.headers(redacted=True) | {"Authorization": authorization}
+        headers = request.shown_headers() | {"Authorization": authorization}
         lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
         # Readable Unicode, but commit messages and authors may hold control characters too.
         body = "\n".join(

@@ -5,6 +5,7 @@ environment, working directory and output streams, and its retries' waits record
 slept; `run_pipe_process` runs `python pipe/pipe.py` as a new process, for what only a process
 shows (signals, the exit code as the OS sees it, a closed stdout, limits, the start-up path). Both
 fail the test if the API key, or the part of it after `ak_live_`, appears in what the pipe printed.
+A test that fails shows what the pipe printed in each of its runs, whatever it asserted.
 """
 
 from __future__ import annotations
@@ -53,9 +54,27 @@ class Run:
     elapsed: float
     waits: list[float] = field(default_factory=list)  # what retries asked to sleep (in-process)
 
+    def __post_init__(self) -> None:
+        RUNS.append(self)
+
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+RUNS: list[Run] = []  # the current test's runs of the pipe, printed if the test fails
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A test that fails shows what the pipe printed in each of its runs, whatever it asserted."""
+    report = (yield).get_result()
+    if report.failed:
+        for number, run in enumerate(RUNS, 1):
+            title = f"the pipe's run {number} of {len(RUNS)}, exit {run.returncode}"
+            report.sections.append((title, run.output))
+    if call.when == "teardown":
+        RUNS.clear()
 
 
 def assert_no_secret(output: str, key: str = API_KEY) -> None:
