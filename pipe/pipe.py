@@ -197,12 +197,18 @@ class ConfigurationError(Exception):
 
 
 class TrackDeployment(Pipe):
-    # Set when the look-up's GET was refused the key (401, 403): a dry run's last line says so.
+    # What the look-up's GET showed of the key, for a dry run's last line: refused (401, 403),
+    # accepted (any 2xx), or neither, when nothing was asked or Alert24 did not say.
     key_refusal: LookupFailed | None = None
+    key_accepted = False
 
     def validate(self) -> dict[str, Any]:
         """The toolkit's own would exit through fail(): a bad variable raises InvalidVariables
         instead, for main() to fail or warn by FAIL_ON_ERROR."""
+        self.agent = user_agent()
+        if boolean(self.env.get("DEBUG", "")):  # now: a run its variables fail names it too
+            self.logger.setLevel("DEBUG")
+            self.log_debug(f"{self.agent} on Python {sys.version.split()[0]}")
         for given_name, meant in misspelt(self.env, self.schema):
             self.log_warning(f"{given_name} is not a variable of this pipe: did you mean {meant}?")
         read = read_variables(self.env, self.schema, self.validator)
@@ -215,10 +221,9 @@ class TrackDeployment(Pipe):
 
     def run(self) -> None:
         """The story of a run, as the module's docstring tells it. What every step reads (the
-        step's context, the key, the User-Agent) is read once, here, onto `self`."""
+        step's context, the key; the User-Agent, with the variables) is read once, onto `self`."""
         super().run()
-        variables, self.agent = self.variables, user_agent()
-        self.log_debug(f"{self.agent} on Python {sys.version.split()[0]}")
+        variables = self.variables
         self.context = context = BitbucketContext.from_environ(self.env)
         self.key = self.api_key(required=not variables["DRY_RUN"])
         if context.step_failed and not variables["TRACK_FAILED"]:
@@ -322,12 +327,14 @@ class TrackDeployment(Pipe):
                 url, ours, api_key=self.key, user_agent=self.agent, timeout=timeout
             )
         except LookupFailed as why:
+            self.key_accepted = why.key_accepted
             if why.key_refused:
                 self.key_refusal = why
                 self.log_warning(str(why))
             else:
                 self.log_info(str(why))
             return None
+        self.key_accepted = True
         if not found:
             self.log_info(
                 f"Alert24 holds no earlier deployment of {ours.deployed()}: no commits listed."
@@ -392,6 +399,8 @@ class TrackDeployment(Pipe):
                 f" Alert24 refused ALERT24_API_KEY (HTTP {refused.status}): a real run would "
                 f"fail. {HINTS[refused.status].rstrip('.')}."
             )
+        elif request.api_key and not self.key_accepted:
+            verdict = " ALERT24_API_KEY was not checked: Alert24 accepted no request made with it."
         say(f"Dry run: the change above was not sent to Alert24.{verdict}", done=True)
 
     def report(self, delivery: Delivery, went_out: WentOut | None) -> None:

@@ -54,13 +54,14 @@ class Previous(NamedTuple):
 
 
 class LookupFailed(Exception):
-    """str() is the one line that says why; `status`, Alert24's HTTP status when it answered one,
-    tells the caller what else that means."""
+    """str() is the one line that says why; `status`, of Alert24's last answer to the look-up if
+    it answered, tells the caller what else that means: of the key, for one."""
 
     def __init__(self, why: str, status: int | None = None):
         super().__init__(why)
         self.status = status
         self.key_refused = status in KEY_REFUSED
+        self.key_accepted = status is not None and 200 <= status < 300
 
 
 def find_previous(
@@ -74,7 +75,7 @@ def find_previous(
     params |= {"source": mine.source} if mine.source else {}
     deadline = time.monotonic() + timeout
     best: Previous | None = None
-    looked_at, more = 0, False
+    looked_at, more, answered = 0, False, None
     for page in range(1, PAGES + 1):
         left, offset = deadline - time.monotonic(), (page - 1) * PAGE
         query = {**params, "offset": str(offset)}
@@ -82,7 +83,8 @@ def find_previous(
             if left <= 0:
                 raise LookupFailed(
                     f"Alert24 did not list enough of its changes within TIMEOUT ({timeout:g} s) "
-                    f"to find the previous deployment: {WITHOUT}."
+                    f"to find the previous deployment: {WITHOUT}.",
+                    answered,
                 )
             asked = ", ".join(f"{k}={printable(v)}" for k, v in query.items())
             log.debug(
@@ -90,6 +92,7 @@ def find_previous(
             )
             answer = get(timeout=left, params=query, body_limit=LIST_BODY_LIMIT, secrets=secrets)
             items, more = read_page(answer, offset, timeout, deadline)
+            answered = answer.status
         except LookupFailed:
             if best:  # the newest of the pages read: better than none
                 return best
@@ -111,7 +114,8 @@ def find_previous(
         raise LookupFailed(
             f"None of Alert24's latest {PAGES * PAGE} changes is an earlier deployment of "
             f"{mine.deployed()}, and the look-up reads no further: {WITHOUT}. Set "
-            "PREVIOUS_COMMIT to the commit deployed before to list them."
+            "PREVIOUS_COMMIT to the commit deployed before to list them.",
+            answered,
         )
     return best
 

@@ -416,6 +416,7 @@ def main() -> None:
     one line of JSON. `GET /api/v1/changes` with the key lists those it recorded. Ctrl-C ends it.
     """
     import argparse  # noqa: PLC0415 (only the command line needs it)
+    import sys  # noqa: PLC0415
 
     class Printing(Handler):
         """Prints the body of each change received, on one line, once it has been answered."""
@@ -438,7 +439,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other containers")
     args = parser.parse_args()
     server = Alert24Server(api_key=args.api_key, host=args.host)
-    server.httpd = ThreadingHTTPServer((args.host, args.port), Printing)
+    try:
+        server.httpd = ThreadingHTTPServer((args.host, args.port), Printing)
+    except OSError as error:  # the port taken, most often by a stand-in still running
+        sys.exit(
+            f"Cannot listen on {args.host}:{args.port}: {error.strerror}. Stop what uses it, "
+            "or pick another --port."
+        )
     server.httpd.daemon_threads = True
     server.httpd.owner = server  # type: ignore[attr-defined]
     try:  # from the line that says it listens: Ctrl-C may come as soon as it is read

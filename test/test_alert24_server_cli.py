@@ -126,3 +126,14 @@ def test_ctrl_c_ends_the_command_quietly():
         _, errors = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "Traceback" not in errors
+
+
+def test_a_port_in_use_is_said_in_one_line(served):
+    port = served.url.rsplit(":", 1)[1]
+    command = [sys.executable, str(SERVER), "--port", port, "--api-key", API_KEY]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Cannot listen on 127.0.0.1:{port}: Address already in use. Stop what uses it, "
+        "or pick another --port.\n"
+    )

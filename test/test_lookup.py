@@ -67,6 +67,7 @@ def test_another_steps_change_for_another_commit_is_the_previous_deployment(env,
 
 DRY_RUN_DONE = "✔ Dry run: the change above was not sent to Alert24."
 WRONG_KEY = "ak_live_" + "x" * 32
+KEY_NOT_CHECKED = "ALERT24_API_KEY was not checked: Alert24 accepted no request made with it."
 
 
 def last_line(run: Run) -> str:
@@ -106,7 +107,40 @@ def test_a_dry_run_whose_look_up_fails_otherwise_says_it_in_one_info_line(env, s
     server.script_lists(alert24_error(500, "server_error", "Unexpected error"))
     run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
     assert "INFO: Could not list Alert24's changes: HTTP 500" in run.output, run.output
-    assert last_line(run) == DRY_RUN_DONE, run.output
+    assert last_line(run) == f"{DRY_RUN_DONE} {KEY_NOT_CHECKED}", run.output
+
+
+def test_a_dry_run_whose_key_alert24_takes_ends_in_the_plain_line(env, server, linear):
+    repo, shas = linear
+    server.seed(previous(shas[30]))
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
+    assert len(server.listed) == 1, run.output
+    assert last_line(run) == DRY_RUN_DONE
+
+
+def test_a_dry_run_that_finds_nothing_in_three_pages_took_the_key_all_the_same(env, server, linear):
+    repo, shas = linear
+    elsewhere = "https://bitbucket.org/acme/other/pipelines/results/1"  # another repository
+    server.seed(*[previous(shas[30], pipeline_url=elsewhere)] * 301)
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
+    assert "None of Alert24's latest 300 changes" in run.output, run.output
+    assert last_line(run) == DRY_RUN_DONE
+
+
+@pytest.mark.parametrize(
+    "without_look_up",
+    [{"LIST_COMMITS": "false"}, {"BITBUCKET_REPO_FULL_NAME": ""}, {"PREVIOUS_COMMIT": "set"}],
+    ids=["LIST_COMMITS false", "outside Bitbucket", "PREVIOUS_COMMIT"],
+)
+def test_a_dry_run_that_asks_alert24_nothing_says_the_key_was_not_checked(
+    without_look_up, env, server, linear
+):
+    repo, shas = linear
+    if "PREVIOUS_COMMIT" in without_look_up:
+        without_look_up = {"PREVIOUS_COMMIT": shas[30]}
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true", **without_look_up))
+    assert server.listed == [], run.output
+    assert last_line(run) == f"{DRY_RUN_DONE} {KEY_NOT_CHECKED}"
 
 
 # What the lines say ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ first run and the newcomer's run start `python pipe/pipe.py` as the image does
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -348,6 +349,16 @@ def test_the_pipe_names_its_version_to_alert24_and_under_debug(env, server):
     run = run_pipe({**env, "DEBUG": "true"})
     assert server.received[0].headers["User-Agent"] == f"alert24-track-deployment/{version}"
     assert f"DEBUG: alert24-track-deployment/{version} on Python 3." in run.stderr
+
+
+@pytest.mark.parametrize("refused", [{"RISK_LEVEL": "urgent"}, {"TIMEOUT": "x"}])
+def test_a_run_whose_variables_are_refused_names_its_version_first_under_debug(
+    refused, env, server
+):
+    run = run_pipe({**env, "DEBUG": "yes", **refused})
+    assert run.returncode == 1, run.output
+    assert "Validation errors:" in run.stdout
+    assert re.sub(r"\x1b\[[0-9;]*m", "", run.stderr).startswith("DEBUG: alert24-track-deployment/")
 
 
 def test_debug_shows_the_request_with_the_key_redacted(env, server):
