@@ -1,6 +1,6 @@
 """A local stand-in for Alert24's Changes API, strict where the documented contract is.
 
-It checks the key, the fields and their values as ../shared/alert24-api.md documents them, answers
+It checks the key, the fields and their values as Alert24's API reference documents them, answers
 with Alert24's error shape and an X-Request-Id on every response, and can be scripted with faults:
 a sequence of answers consumed one per request, then the contract again. It is stricter than
 Alert24 in one way on purpose: an undocumented field is a 400, so the pipe can never drift into
