@@ -28,7 +28,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from printable import MASK, Secrets, printable, without_password
+from printable import MASK, PROXY_VARIABLES, Secrets, printable, without_password
 
 log = logging.getLogger("alert24")
 # urllib3 logs what it cannot parse of an answer raw, with a traceback ("Failed to parse
@@ -48,7 +48,7 @@ NO_SECRETS = Secrets()
 NOT_SENT = "before the request reached Alert24: the change was not recorded"
 
 HINTS = {
-    400: "Alert24 names the field it rejected above; check that variable.",
+    400: "Alert24's message names the field it rejected; check that variable.",
     401: (
         "Check that ALERT24_API_KEY holds a current key (not expired or revoked) with the "
         "'write' scope (https://alert24.net/docs/api-authentication)"
@@ -183,7 +183,7 @@ def deliver(
             if body is request.body and cut != body:
                 log.warning(
                     "Alert24 refused the change as too large (HTTP 413%s): sending it once more "
-                    "with the commit message, description and listed commits cut short.",
+                    "with its long text (summary, description, commit message) cut shorter.",
                     with_request_id(answer.request_id, secrets),
                 )
                 body, attempts = cut, attempts + 1
@@ -235,11 +235,11 @@ def stopped(
 
 
 def secrets_for(api_key: str, url: str) -> Secrets:
-    """The key, its part after `ak_live_`, and the forms of its echo that no decoding in Secrets
-    undoes: hex, and base64 at each of its three alignments (the key may sit anywhere in what was
-    encoded), plain and URL-safe. And the passwords in the URL and in the proxy variables (which
-    requests reads for itself): as written, decoded, and as the Basic credentials requests makes
-    of them for a proxy, which a proxy could echo back."""
+    """The key, its part after its last `_` (after `ak_live_`), and the forms of its echo that
+    no decoding in Secrets undoes: hex, and base64 at each of its three alignments (the key may
+    sit anywhere in what was encoded), plain and URL-safe. And the passwords in the URL and in
+    the proxy variables (which requests reads for itself): as written, decoded, and as the Basic
+    credentials requests makes of them for a proxy, which a proxy could echo back."""
     secrets = [api_key, api_key.rsplit("_", 1)[-1]]
     if len(api_key) >= 12:
         data = api_key.encode("utf-8", "replace")
@@ -247,8 +247,7 @@ def secrets_for(api_key: str, url: str) -> Secrets:
         for shift in (b"", b"\0", b"\0\0"):
             middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
             secrets += [middle, middle.replace("+", "-").replace("/", "_")]
-    names = [n for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY") for n in (name, name.lower())]
-    for each in filter(None, [url, *map(os.environ.get, names)]):
+    for each in filter(None, [url, *map(os.environ.get, PROXY_VARIABLES)]):
         try:  # a proxy may be given without its scheme, as requests allows
             parts = urlsplit(each if "://" in each else f"http://{each}")
             user, password = unquote(parts.username or ""), parts.password
@@ -351,7 +350,7 @@ class AttemptAdapter(HTTPAdapter):
     """requests' adapter, its connections (direct or through a proxy, in its own pools: no
     global patching) saying what happened: connected, interim answers, the final status line."""
 
-    # requests' default is no retries. Set per attempt, by its connections:
+    # Set by its connections, during the one attempt each adapter makes:
     connected = False  # through any proxy, TLS done: the request may have been sent
     interim = 0
     status: int | None = None  # the final answer's, as soon as its line is in
@@ -518,7 +517,7 @@ def retry_after(value: str | None) -> float | None:
     RETRY_AFTER_CAP; None when there is none, or it cannot be read."""
     try:
         return float(RETRY_AFTER.parse_retry_after(value or ""))
-    except urllib3.exceptions.InvalidHeader:
+    except (urllib3.exceptions.InvalidHeader, ValueError, OverflowError):  # a date past 9999
         return None
 
 

@@ -33,12 +33,10 @@ def build_change(
     checkout: Checkout | None,
     went_out: WentOut | None = None,
 ) -> dict[str, Any]:
-    """The body to POST, from the validated variables, the step, the deployed commit, and
-    what went out since the previous deployment when that is known."""
+    """The body to POST, from the validated variables, the step, the deployed commit (the one
+    they name, as the clone resolved it), and what went out since the previous deployment."""
     given = variables  # read by the schema: a blank variable is not there at all
     commit_sha, environment, service_id, source, external = where(given, context, checkout)
-    if checkout and checkout.sha != commit_sha:
-        checkout = None  # another commit's message and author would mislead
     local = None if context.in_bitbucket else checkout
     branch = given.get("BRANCH") or context.branch or (local and local.branch)
     pr_number = given.get("PR_NUMBER") or context.pr_id
@@ -93,11 +91,10 @@ class Where(NamedTuple):
 def where(
     variables: Mapping[str, Any], context: BitbucketContext, checkout: Checkout | None
 ) -> Where:
-    commit_sha = variables.get("COMMIT_SHA") or context.commit or (checkout and checkout.sha)
-    if checkout and commit_sha and checkout.sha.startswith(commit_sha.lower()):
-        commit_sha = checkout.sha  # a short COMMIT_SHA, resolved in the clone
+    # The checkout is the commit named (COMMIT_SHA, else BITBUCKET_COMMIT, else HEAD) as the
+    # clone resolved it: a short id or an annotated tag's id becomes the commit's full id.
     return Where(
-        commit_sha,
+        checkout.sha if checkout else variables.get("COMMIT_SHA") or context.commit,
         variables.get("ENVIRONMENT") or context.deployment_environment or PRODUCTION,
         variables.get("SERVICE_ID") or None,
         variables.get("SOURCE") or None,

@@ -166,7 +166,7 @@ class Clone:
         for record in filter(None, out.split("\0")):
             head_line, _, rest = record.partition("\n")
             author, _, message = rest.partition("\n")
-            sha, date, *parents = head_line.split(" ")
+            sha, date, *parents = head_line.split()  # no parents: none, not one ""
             listed.append(Commit(sha, int(date), author, message.rstrip(), tuple(parents)))
         return listed
 

@@ -31,7 +31,8 @@ class Side(NamedTuple):
 
     commits: Sequence[Commit] = ()  # proven, in git log's order (newest first)
     unplaced: int = 0  # in the clone's range, but maybe in the other end's history
-    complete: bool = True  # False: more may lie beyond the clone's cut (or past RANGE_LIMIT)
+    complete: bool = True  # False: more may lie beyond the clone's cut, or past RANGE_LIMIT
+    capped: bool = False  # git log was read up to RANGE_LIMIT commits, and no further
 
 
 class WentOut(NamedTuple):
@@ -79,8 +80,8 @@ def side(clone: Clone, base: str, listed: list[Commit], descending: set[str]) ->
         proven = [c for c in listed if c.sha in descending or c.committed > after]
     unplaced = len(listed) - len(proven)
     reaches_cut = not cut.isdisjoint(commit.sha for commit in listed)
-    complete = not unplaced and not reaches_cut and len(listed) < RANGE_LIMIT
-    return Side(proven, unplaced, complete)
+    capped = len(listed) >= RANGE_LIMIT
+    return Side(proven, unplaced, not unplaced and not reaches_cut and not capped, capped)
 
 
 def descendants(base: str, listed: list[Commit]) -> set[str]:
@@ -149,14 +150,15 @@ def listing(heading: str, side: Side) -> str:
     lines = [heading, *(commit_line(commit) for commit in side.commits[:SHOWN])]
     if len(side.commits) > SHOWN:
         lines.append(f"... and {len(side.commits) - SHOWN} more")
+    unplaced = f"{many(side.unplaced, 'more commit')} merged in could not be placed"
+    if side.unplaced:  # only a shallow clone leaves commits unplaced
+        why = f"{unplaced}: the clone is shallow; set `clone: depth: full` to list them exactly."
+    elif side.capped:
+        why = f"the pipe reads at most {RANGE_LIMIT:,} commits of a deployment."
+    else:
+        why = "the clone's history ends here: set `clone: depth: full` to list them exactly."
     if not side.complete:
-        unplaced = f"{many(side.unplaced, 'more commit')} merged in could not be placed"
-        why = (
-            f"{unplaced}: the clone is shallow;"
-            if side.unplaced
-            else "the clone's history ends here:"
-        )
-        lines.append(f"{counted(side)}; {why} set `clone: depth: full` to list them exactly.")
+        lines.append(f"{counted(side)}; {why}")
     return "\n".join(lines)
 
 

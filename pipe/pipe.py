@@ -62,6 +62,7 @@ from alert24 import (
     Stopped,
     changes_url,
     deliver,
+    secrets_for,
     with_request_id,
 )
 from change import Where, build_change, external_id, where
@@ -225,13 +226,15 @@ class TrackDeployment(Pipe):
         super().run()
         variables = self.variables
         self.context = context = BitbucketContext.from_environ(self.env)
-        self.key = self.api_key(required=not variables["DRY_RUN"])
-        if context.step_failed and not variables["TRACK_FAILED"]:
+        if context.step_failed and not variables["TRACK_FAILED"]:  # no key needed: none is sent
             self.log_info(
                 f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
+        self.key = self.api_key(required=not variables["DRY_RUN"])
+        url = changes_url(variables["ALERT24_BASE_URL"])
+        self.secrets = secrets_for(self.key or "", url)  # for the lines printed here
         if self.key:
             self.warn_if_unencrypted(variables["ALERT24_BASE_URL"])
         clone = Clone(context.clone_dir)
@@ -239,7 +242,6 @@ class TrackDeployment(Pipe):
         went_out = self.went_out(clone, checkout)
         body = build_change(variables, context, checkout, went_out)
         self.say_where(body)
-        url = changes_url(variables["ALERT24_BASE_URL"])
         request = ChangeRequest(url, self.key, body, self.agent)
         if variables["DRY_RUN"]:
             self.show(request)
@@ -288,8 +290,6 @@ class TrackDeployment(Pipe):
         if not self.get_variable("LIST_COMMITS") or not checkout:
             return None  # reading the commit said why
         mine = where(self.variables, self.context, checkout)
-        if checkout.sha != mine.commit_sha:
-            return None
         previous = self.get_variable("PREVIOUS_COMMIT")
         if not previous and not checkout.parents and history_ends_at(clone, checkout.sha):
             # Nothing since any earlier commit can be listed from here: not worth a request.
@@ -320,7 +320,10 @@ class TrackDeployment(Pipe):
         # Every step of this pipeline run has an external_id starting `bitbucket:{pipeline}:`.
         this_step = external_id(self.context)
         run = this_step.rpartition(":")[0] + ":" if this_step else None
-        ours = Mine(repo, *mine[1:], mine.commit_sha, run)
+        ours = Mine(
+            repo, mine.environment, mine.service_id, mine.source, mine.external_id,
+            mine.commit_sha, run,
+        )  # fmt: skip
         url, timeout = self.get_variable("ALERT24_BASE_URL"), self.get_variable("TIMEOUT")
         try:
             found = find_previous(
@@ -389,10 +392,10 @@ class TrackDeployment(Pipe):
         lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
         # Readable Unicode, but commit messages and authors may hold control characters too.
         body = "\n".join(
-            printable(line, limit=100_000)
+            self.secrets.shown(line, limit=100_000)
             for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
         )
-        say(f"POST {printable(without_password(request.url))}\n{lines}\n\n{body}")
+        say(f"POST {self.secrets.shown(without_password(request.url))}\n{lines}\n\n{body}")
         verdict = ""
         if refused := self.key_refusal:
             verdict = (
@@ -405,8 +408,8 @@ class TrackDeployment(Pipe):
 
     def report(self, delivery: Delivery, went_out: WentOut | None) -> None:
         """The ✔ line, then the receipt later steps read, in the shared storage if there is one."""
-        summary = printable(delivery.body["summary"], limit=120)
-        environment = printable(delivery.body["environment"])
+        summary = self.secrets.shown(delivery.body["summary"], limit=120)
+        environment = self.secrets.shown(delivery.body["environment"])
         request_id = with_request_id(delivery.request_id)
         tries = f", at attempt {delivery.attempts}" if delivery.attempts > 1 else ""
         what = f": {reported(went_out)}" if went_out else ""

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import alert24
 from change import PRODUCTION
-from printable import printable, without_password
+from printable import Secrets, printable, without_password
 
 log = logging.getLogger("alert24")
 
@@ -55,13 +55,13 @@ class Previous(NamedTuple):
 
 class LookupFailed(Exception):
     """str() is the one line that says why; `status`, of Alert24's last answer to the look-up if
-    it answered, tells the caller what else that means: of the key, for one."""
+    it answered, and `key_accepted`, whether any answer took the key, say what else it means."""
 
-    def __init__(self, why: str, status: int | None = None):
+    def __init__(self, why: str, status: int | None = None, *, key_accepted: bool = False):
         super().__init__(why)
         self.status = status
         self.key_refused = status in KEY_REFUSED
-        self.key_accepted = status is not None and 200 <= status < 300
+        self.key_accepted = key_accepted or (status is not None and 200 <= status < 300)
 
 
 def find_previous(
@@ -75,29 +75,29 @@ def find_previous(
     params |= {"source": mine.source} if mine.source else {}
     deadline = time.monotonic() + timeout
     best: Previous | None = None
-    looked_at, more, answered = 0, False, None
+    looked_at, offset, more = 0, 0, False
     for page in range(1, PAGES + 1):
-        left, offset = deadline - time.monotonic(), (page - 1) * PAGE
+        left = deadline - time.monotonic()
         query = {**params, "offset": str(offset)}
         try:
             if left <= 0:
                 raise LookupFailed(
                     f"Alert24 did not list enough of its changes within TIMEOUT ({timeout:g} s) "
-                    f"to find the previous deployment: {WITHOUT}.",
-                    answered,
+                    f"to find the previous deployment: {WITHOUT}."
                 )
             asked = ", ".join(f"{k}={printable(v)}" for k, v in query.items())
             log.debug(
                 "Looking up the previous deployment: GET %s (page %d, %s)", shown, page, asked
             )
             answer = get(timeout=left, params=query, body_limit=LIST_BODY_LIMIT, secrets=secrets)
-            items, more = read_page(answer, offset, timeout, deadline)
-            answered = answer.status
-        except LookupFailed:
+            items, listed, more = read_page(answer, offset, timeout, deadline, secrets)
+        except LookupFailed as failed:
             if best:  # the newest of the pages read: better than none
                 return best
+            failed.key_accepted = failed.key_accepted or page > 1  # the pages before took it
             raise
-        looked_at += len(items)
+        # On from where the page ended: Alert24 may list fewer than asked for.
+        offset, looked_at = offset + listed, looked_at + len(items)
         found = newest(candidates(items, mine))
         if found is not None and (best is None or newest([best._asdict(), found]) is found):
             change_id, created_at = found.get("id"), found.get("created_at")
@@ -112,19 +112,20 @@ def find_previous(
             break
     if best is None and more:
         raise LookupFailed(
-            f"None of Alert24's latest {PAGES * PAGE} changes is an earlier deployment of "
+            f"None of Alert24's latest {offset} changes is an earlier deployment of "
             f"{mine.deployed()}, and the look-up reads no further: {WITHOUT}. Set "
             "PREVIOUS_COMMIT to the commit deployed before to list them.",
-            answered,
+            key_accepted=True,
         )
     return best
 
 
 def read_page(
-    answer: alert24.Answer, offset: int, timeout: float, deadline: float
-) -> tuple[list[dict[str, Any]], bool]:
-    """The page's changes, and whether more follow (by has_more, else by total)."""
-    request_id = alert24.with_request_id(answer.request_id)
+    answer: alert24.Answer, offset: int, timeout: float, deadline: float, secrets: Secrets
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """The page's changes, how many it listed, and whether more follow (by has_more, else by
+    total)."""
+    request_id = alert24.with_request_id(answer.request_id, secrets)
     if answer.status is None:
         # Cut off at the look-up's deadline, the attempt had what was left of TIMEOUT, a number
         # the user never set: name TIMEOUT's own. Other problems (refused, TLS...) name none.
@@ -133,8 +134,8 @@ def read_page(
         why = answer.problem if time.monotonic() < deadline else late
         raise LookupFailed(f"Could not list Alert24's changes: {why}; {WITHOUT}.")
     if not 200 <= answer.status < 300:
-        error = alert24.alert24_error(answer.text)
-        said = f"HTTP {answer.status}" + (f" {printable(error)}" if error else "") + request_id
+        error = alert24.alert24_error(answer.text, secrets.shown)
+        said = f"HTTP {answer.status}" + (f" {error}" if error else "") + request_id
         hint = (
             "Alert24 had a problem" if answer.status >= 500 else "Alert24 refused the list request"
         )
@@ -157,7 +158,7 @@ def read_page(
         if "has_more" in meta
         else isinstance(meta.get("total"), int) and meta["total"] > offset + len(data)
     )
-    return [item for item in data if isinstance(item, dict)], more
+    return [item for item in data if isinstance(item, dict)], len(data), more
 
 
 def candidates(items: Iterable[Mapping[str, Any]], mine: Mine) -> list[Mapping[str, Any]]:

@@ -15,6 +15,15 @@ from urllib.parse import urlsplit
 
 LIMIT = 200  # characters: enough for any id or message worth reading, not for a page of HTML
 MASK = "********"
+# Where requests reads a proxy's address from, password and all.
+PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
 # scheme://user:password@ in any text, such as an error that quotes a proxy's URL. Letters in
 # both cases rather than (?i), which takes 0.8 ms of every run to compile instead of 0.2.
 PASSWORD_IN_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s@]*@")

@@ -30,18 +30,23 @@ HARD = {"summary": 200, "description": 500, "commit_message": 500}  # the attemp
 # one of OPENS: a joiner, the first half of a surrogate pair.
 JOINS = re.compile("[\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\udc00-\udfff]")
 OPENS = re.compile("[\u200d\ud800-\udbff]")
+MARKER = re.compile(r"… \[cut: ([0-9,]+) more characters\]\Z")
 FLAG_LETTERS = "".join(map(chr, range(0x1F1E6, 0x1F200)))  # two make a flag
 
 
 def cut(text: str, limit: int) -> str:
     """`text` when it fits in `limit` characters; else its start and a marker, `limit` in all:
-    `… [cut: 188,000 more characters]`. Cutting a cut text again leaves it as it is."""
+    `… [cut: 188,000 more characters]`. Cutting a cut text again leaves it as it is; cutting it
+    shorter (after a 413) counts what the first cut left out too."""
     if len(text) <= limit:
         return text
-    end = limit
+    gone = 0
+    if earlier := MARKER.search(text):
+        text, gone = text[: earlier.start()], int(earlier[1].replace(",", ""))
+    end = min(limit, len(text))
     while True:  # the marker's own length depends on how much it says was left out
         end = whole_characters(text, end)
-        marker = f"… [cut: {len(text) - end:,} more characters]"
+        marker = f"… [cut: {len(text) - end + gone:,} more characters]"
         if end + len(marker) <= limit or end == 0:
             return text[:end] + marker
         end = max(0, limit - len(marker))

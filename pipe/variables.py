@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import requests
+import urllib3
 import yaml
 from bitbucket_pipes_toolkit import ArrayVariable
 from cerberus import Validator
@@ -28,7 +30,7 @@ from cerberus.errors import COERCION_FAILED
 
 from context import given, is_utf8
 from jira import NotAProjectKey, project_keys
-from printable import printable, without_password
+from printable import PROXY_VARIABLES, printable, without_password
 
 YES, NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")  # any case, any spaces around
 BOOLEANS = dict.fromkeys(YES, True) | dict.fromkeys(NO, False)
@@ -116,7 +118,8 @@ class PipeValidator(Validator):
         try:
             parts = urlsplit(value)
             host, port = parts.hostname or "", parts.port
-        except ValueError:
+            requests.PreparedRequest().prepare_url(value, None)  # its IDNA rules: `☃.example`
+        except ValueError:  # requests' InvalidURL is one
             host, port = "", 0
         labels = host.rstrip(".").split(".")
         bad_name = len(host) > 253 or any(not 0 < len(label) <= 63 for label in labels)
@@ -143,11 +146,10 @@ def read_variables(
                 f"{name}_COUNT is {printable(count)!r}, which is not valid: give {name} as a "
                 f"YAML list, and leave {name}_COUNT to Bitbucket."
             )
-        elif int(count) > rules.get("maxlength", math.inf):  # before reading a billion items
-            limit = rules["maxlength"]
-            problems.append(
-                f"{name} has {int(count)} items, which is too many: give at most {limit}."
-            )
+        elif len(count) > 9 or int(count) > rules.get("maxlength", math.inf):  # before reading
+            limit = rules["maxlength"]  # a billion items, or a number int() will not read
+            many = printable(count.lstrip("0"))
+            problems.append(f"{name} has {many} items, which is too many: give at most {limit}.")
         else:
             document[name] = list(ArrayVariable(name, {**environ, f"{name}_COUNT": count}))
     # Bytes that are not UTF-8 (a list's items may be None, where an index was left out).
@@ -155,7 +157,7 @@ def read_variables(
     for name in unreadable:
         problems.append(f"{name} {NOT_UTF8}")
         del document[name]
-    problems += missing_ca_bundle(environ)
+    problems += missing_ca_bundle(environ) + unreadable_proxies(environ)
     # Cerberus checks each rule it is given twice, ~0.5 ms a variable: it is given the rules of
     # the few variables set (without `meta`, which is documentation) and the default of others.
     checked = {}
@@ -195,6 +197,24 @@ def missing_ca_bundle(environ: Mapping[str, str]) -> list[str]:
     ]
 
 
+def unreadable_proxies(environ: Mapping[str, str]) -> list[str]:
+    """A proxy address requests cannot parse would fail the request later, with an error that
+    quotes the address, password and all: so it is refused here, and never shown."""
+    problems = []
+    for name in PROXY_VARIABLES:
+        try:
+            unreadable = bool(environ.get(name)) and not urllib3.util.parse_url(environ[name]).host
+        except urllib3.exceptions.LocationParseError:
+            unreadable = True
+        if unreadable:
+            problems.append(
+                f"{name} cannot be read as a proxy's address (not shown: it may hold a password): "
+                "give it as http://host:port or http://user:password@host:port, with each /, ?, "
+                "#, @ or : in the password percent-encoded (%2F, %3F, %23, %40, %3A)."
+            )
+    return problems
+
+
 def explain(checking: Validator, schema: Mapping[str, dict], document: dict) -> list[str]:
     """For each variable refused, its value as a message may quote it (a secret hidden; on one
     line, cut, with no URL password) and what is allowed. For TAGS, first what its coercer
@@ -227,7 +247,7 @@ def expected(rules: Mapping[str, Any]) -> str:
         )
     if rules.get("type") == "boolean":
         return "use 'true' or 'false'"
-    return rules.get("meta", {}).get("expects", f"expected a {rules.get('type', 'value')}")
+    return f"expected a {rules.get('type', 'value')}"
 
 
 # Set in every pipe's container by the base image, Bitbucket, a shell, or read by requests.

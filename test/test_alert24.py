@@ -171,7 +171,10 @@ def test_a_413_is_sent_once_more_cut_short_and_recorded(server, caplog):
     assert "Alert24 refused the change as too large (HTTP 413 (X-Request-Id: req-1)): " in (
         caplog.text
     ), caplog.text
-    assert "sending it once more with the commit message, description" in caplog.text
+    assert (
+        "sending it once more with its long text (summary, description, commit message)"
+        in caplog.text
+    )
 
 
 def test_the_delivery_of_a_413_cut_short_holds_the_body_that_was_sent(server):

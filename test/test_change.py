@@ -69,7 +69,9 @@ CUT_AT = {"COMMIT_MESSAGE": sizes.COMMIT_MESSAGE, "DESCRIPTION": sizes.DESCRIPTI
 def test_every_value_the_user_gives_arrives_unchanged_but_long_text_cut(given_, context, checkout):
     body = build_change(given_, context, checkout)
     for variable, field in FIELD_OF.items():
-        if variable == "SUMMARY" and given_.get(variable) and context.step_failed:
+        if variable == "COMMIT_SHA" and checkout:  # the commit it names, as the clone resolved it
+            assert body[field] == checkout.sha
+        elif variable == "SUMMARY" and given_.get(variable) and context.step_failed:
             assert body[field] == f"Failed: {given_[variable]}"  # a recorded failure says so
         elif given_.get(variable) and variable in CUT_AT:
             assert body[field] == sizes.cut(given_[variable], CUT_AT[variable])
@@ -118,12 +120,13 @@ def test_a_summary_given_says_failed_when_the_step_failed():
     assert build_change({"SUMMARY": "Ship v3"}, context, None)["summary"] == "Failed: Ship v3"
 
 
-def test_the_checkout_of_another_commit_is_not_used():
+def test_the_commit_named_is_sent_by_the_full_id_the_clone_resolved_it_to():
     context = BitbucketContext(repo_slug="shop", commit="b" * 40, build_number="1")
-    checkout = Checkout("a" * 40, None, "Ann", "ann@example.com", "Not the deployed commit")
-    body = build_change({}, context, checkout)
-    assert "commit_message" not in body
-    assert "changed_by" not in body
+    checkout = Checkout("a" * 40, None, "Ann", "ann@example.com", "Tagged release")
+    body = build_change({"COMMIT_SHA": "aaaaaaa"}, context, checkout)  # short, or a tag's id
+    assert body["commit_sha"] == "a" * 40
+    assert body["commit_message"] == "Tagged release"
+    assert body["changed_by"] == "Ann <ann@example.com>"
 
 
 # Long text, cut to its size ------------------------------------------------------------------

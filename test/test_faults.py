@@ -99,6 +99,8 @@ def echo_key_escaped(handler: Handler) -> None:
     handler.answer(401, body.encode())
 
 
+FAR_FUTURE = "Mon, 01 Jan 99999 00:00:00 GMT"  # Python's dates end at the year 9999
+
 FAULTS = [
     *(
         Fault(f"{status} then success", server_error(status), True, 2, "Recorded change chg_0001")
@@ -123,6 +125,14 @@ FAULTS = [
         2,
         "Recorded change chg_0001",
         waits=((1.0, 3.0),),  # the date is to the second, and made a moment before the run
+    ),
+    Fault(
+        "429 with Retry-After as a date past any calendar",
+        lambda: [alert24_error(429, "rate_limit_error", "Later", **{"Retry-After": FAR_FUTURE})],
+        True,
+        2,
+        "Recorded change chg_0001",
+        waits=((0.25, 0.5),),  # unreadable: the first retry's own backoff
     ),
     Fault("503 every time", lambda: [server_error(503)()[0]] * 4, False, 4, "after 4 attempts"),
     Fault(

@@ -7,13 +7,14 @@ The histories, the seeded changes and the runs are made as test_went_out.py make
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 
 import pytest
 from test_went_out import deploy, linear, listed_shas, log, posted, previous
 
-from alert24_server import alert24_error, contract, delay
+from alert24_server import alert24_error, contract, delay, respond
 from conftest import API_KEY, BRANCH_BUILD, Run, run_pipe
 from previous import LookupFailed, Mine, find_previous
 
@@ -223,3 +224,33 @@ def test_none_in_three_pages_says_the_look_up_read_no_further(env, server, linea
         "None of Alert24's latest 300 changes is an earlier deployment of acme/shop to "
         "production, and the look-up reads no further"
     ) in run.output
+
+
+# Pages as Alert24 gives them -------------------------------------------------------------------
+
+
+def page_of(items: list[dict], **meta: object) -> object:
+    return respond(200, json.dumps({"data": items, "meta": meta}))
+
+
+ELSEWHERE = "https://bitbucket.org/acme/other/pipelines/results/1"  # another repository's change
+
+
+def test_shorter_pages_than_asked_for_are_read_on_from_where_they_end(env, server, linear):
+    repo, shas = linear
+    fifty = [previous(shas[30], pipeline_url=ELSEWHERE)] * 50
+    server.script_lists(*[page_of(fifty, has_more=True)] * 3)
+    run = run_pipe(deploy(env, repo, shas[31]))
+    offsets = [re.search(r"offset=(\d+)", request.path)[1] for request in server.listed]
+    assert offsets == ["0", "50", "100"], run.output
+    assert "None of Alert24's latest 150 changes is an earlier deployment" in run.output
+
+
+def test_a_dry_run_whose_key_listed_one_page_then_failed_took_the_key(env, server, linear):
+    repo, shas = linear
+    hundred = [previous(shas[30], pipeline_url=ELSEWHERE)] * 100
+    failure = alert24_error(500, "server_error", "Unexpected error")
+    server.script_lists(page_of(hundred, has_more=True), failure)
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
+    assert len(server.listed) == 2, run.output
+    assert last_line(run) == DRY_RUN_DONE

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import outgoing
 from change import build_change
-from clone import Commit
+from clone import RANGE_LIMIT, Commit
 from context import BitbucketContext
 from outgoing import DIVERGED, FORWARD, MISSING, REDEPLOY, ROLLBACK, Side, WentOut
 
@@ -203,3 +203,11 @@ def test_the_receipt_of_diverged_histories_names_both_sides():
         "commits_taken_out": [commit(3).sha],
         "commits_taken_out_complete": False,
     }
+
+
+def test_a_range_read_only_up_to_its_limit_says_so_and_blames_no_clone():
+    capped = WentOut(FORWARD, P, C, Side([commit(9)], complete=False, capped=True))
+    text = outgoing.description(capped, "production")
+    assert text.splitlines()[-1] == (
+        f"at least 1 commit; the pipe reads at most {RANGE_LIMIT:,} commits of a deployment."
+    )

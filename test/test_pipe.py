@@ -469,3 +469,45 @@ def test_plain_http_to_this_machine_is_not_warned_about(env, server):
     run = run_pipe(env)
     assert run.returncode == 0, run.output
     assert "unencrypted" not in run.output
+
+
+# The key in text the user gave ---------------------------------------------------------------
+
+
+def test_a_dry_run_never_shows_the_key_even_in_text_it_was_given(env, server):
+    # run_pipe fails the test if any piece of the key shows
+    run = run_pipe({**env, "DRY_RUN": "true", "DESCRIPTION": f"rotated {API_KEY} today"})
+    assert '"description": "rotated ******** today"' in run.stdout
+
+
+def test_the_success_line_never_shows_the_key_even_in_the_summary_given(env, server):
+    run = run_pipe({**env, "SUMMARY": f"Deployed with {API_KEY}"})
+    assert run.returncode == 0, run.output
+    assert '"Deployed with ********"' in run.stdout
+
+
+# Proxies ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    ["http://deploy:Zm9vQmFy/YmF6cXV4@proxy.corp:3128", "http://deploy:Zm9vQmFyYmF6@[::1"],
+    ids=["a slash in the password", "a broken IPv6 literal"],
+)
+def test_a_proxy_address_that_cannot_be_read_is_named_without_its_password(proxy, env, server):
+    run = run_pipe({**env, "HTTPS_PROXY": proxy})
+    assert run.returncode == 1, run.output
+    assert "HTTPS_PROXY cannot be read as a proxy's address" in run.stdout
+    assert "Zm9v" not in run.output
+    assert "Unexpected error" not in run.output
+    assert server.received == []
+
+
+# A failed step -----------------------------------------------------------------------------------
+
+
+def test_a_failed_step_records_nothing_even_without_a_key(env, server):
+    del env["ALERT24_API_KEY"]  # a pull request from a fork: no secured variables
+    run = run_pipe({**env, "BITBUCKET_EXIT_CODE": "1"})
+    assert run.returncode == 0, run.output
+    assert "The step failed (BITBUCKET_EXIT_CODE=1): no change recorded." in run.output

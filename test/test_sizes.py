@@ -90,3 +90,11 @@ def test_cut_hard_leaves_the_body_it_was_given_as_it_was():
     body = {"summary": "s" * 1000}
     sizes.cut_hard(body)
     assert body == {"summary": "s" * 1000}
+
+
+def test_cutting_a_cut_text_shorter_counts_all_that_was_left_out():
+    text = "x" * 100_000
+    once = sizes.cut(text, sizes.DESCRIPTION)
+    twice = sizes.cut(once, 500)
+    assert len(twice) <= 500
+    assert len(twice.removesuffix(MARKER.search(twice)[0])) + left_out(twice) == len(text)

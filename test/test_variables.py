@@ -84,6 +84,8 @@ def test_a_value_is_read_from_its_text_as_a_user_means_it(name, text, value):
         ("DEBUG", "[x"),  # the toolkit's YAML parse raised a ParserError here
         ("DEBUG", "maybe"),
         ("CHANGE_TYPE", "deploy"),
+        ("ALERT24_BASE_URL", "https://\u2603.example"),  # no IDNA name: requests cannot send to it
+        ("ALERT24_BASE_URL", "https://alert24..example"),
     ],
 )
 def test_a_value_that_means_nothing_here_is_refused_by_name(name, text):
@@ -240,3 +242,9 @@ def test_variables_of_others_are_not_taken_for_misspellings(name):
 
 def test_jira_project_keys_are_read_in_capitals_each_once():
     assert read({"JIRA_PROJECT_KEYS": "pay, shop, PAY"})["JIRA_PROJECT_KEYS"] == ["PAY", "SHOP"]
+
+
+def test_a_list_count_too_long_to_be_a_number_is_refused_by_name():
+    said = problems({"TAGS_COUNT": "9" * 5000, "TAGS_0": "web"})
+    assert "TAGS has 99999" in said
+    assert "which is too many: give at most 100." in said

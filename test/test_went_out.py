@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import clone
+import outgoing
 from alert24_server import Alert24Server, alert24_error, contract, delay, drip, respond
 from conftest import git, run_pipe
 
@@ -523,3 +525,35 @@ def test_the_receipt_says_what_went_out(env, server, linear):
     assert receipt["previous_commit"] == shas[30]
     assert receipt["commits"] == [shas[32], shas[31]]
     assert receipt["commits_complete"] is True
+
+
+# Commits named otherwise -------------------------------------------------------------------------
+
+
+def test_an_annotated_tags_id_deploys_the_commit_it_tags(env, server, tmp_path):
+    repo = tmp_path / "tagged"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    shas = [commit(repo, f"Change {n}", "By PAY-7") for n in range(3)]
+    git(repo, "tag", "-a", "v3", "-m", "Release 3")
+    tag = git(repo, "rev-parse", "v3")
+    run = run_pipe(deploy(env, repo, shas[2], COMMIT_SHA=tag, PREVIOUS_COMMIT=shas[0]))
+    change = posted(server)
+    assert change["commit_sha"] == shas[2], run.output
+    assert change["commit_message"] == "Change 2\n\nBy PAY-7"
+    assert listed_shas(change["description"]) == [shas[2][:8], shas[1][:8]]
+
+
+def test_a_range_longer_than_the_pipe_reads_is_cut_and_blames_no_clone(
+    env, server, linear, monkeypatch
+):
+    repo, shas = linear
+    monkeypatch.setattr(clone, "RANGE_LIMIT", 5)
+    monkeypatch.setattr(outgoing, "RANGE_LIMIT", 5)
+    run = run_pipe(deploy(env, repo, shas[38], PREVIOUS_COMMIT=shas[30]))
+    description = posted(server)["description"]
+    assert len(listed_shas(description)) == 5, run.output
+    assert description.splitlines()[-1] == (
+        "at least 5 commits; the pipe reads at most 5 commits of a deployment."
+    )
+    assert "depth" not in description
