@@ -7,12 +7,10 @@ never follows a redirect with the key. All that comes back reaches the log throu
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
 import logging
-import os
 import random
 import signal
 import socket
@@ -21,14 +19,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, NamedTuple
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from printable import MASK, PROXY_VARIABLES, Secrets, printable, without_password
+from printable import MASK, Secrets, printable, secrets_for, without_password
 
 log = logging.getLogger("alert24")
 # urllib3 logs what it cannot parse of an answer raw, with a traceback ("Failed to parse
@@ -134,7 +132,7 @@ class Stopped(BaseException):
 
 class Answer(NamedTuple):
     """One attempt's outcome: a response, or the connection problem that replaced it. Headers
-    and text (at most body_limit bytes) are scrubbed of secrets, not yet printable."""
+    and text (at most body_limit bytes) as they came: shown only through `Secrets.shown`."""
 
     status: int | None = None
     headers: Mapping[str, str] = {}
@@ -234,31 +232,6 @@ def stopped(
     return Stopped(f"{when}: the change was not recorded")
 
 
-def secrets_for(api_key: str, url: str) -> Secrets:
-    """The key, its part after its last `_` (after `ak_live_`), and the forms of its echo that
-    no decoding in Secrets undoes: hex, and base64 at each of its three alignments (the key may
-    sit anywhere in what was encoded), plain and URL-safe. And the passwords in the URL and in
-    the proxy variables (which requests reads for itself): as written, decoded, and as the Basic
-    credentials requests makes of them for a proxy, which a proxy could echo back."""
-    secrets = [api_key, api_key.rsplit("_", 1)[-1]]
-    if len(api_key) >= 12:
-        data = api_key.encode("utf-8", "replace")
-        secrets += [data.hex(), data.hex().upper()]
-        for shift in (b"", b"\0", b"\0\0"):
-            middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
-            secrets += [middle, middle.replace("+", "-").replace("/", "_")]
-    for each in filter(None, [url, *map(os.environ.get, PROXY_VARIABLES)]):
-        try:  # a proxy may be given without its scheme, as requests allows
-            parts = urlsplit(each if "://" in each else f"http://{each}")
-            user, password = unquote(parts.username or ""), parts.password
-        except ValueError:
-            continue
-        if password:
-            basic = f"{user}:{unquote(password)}".encode("latin-1", "replace")
-            secrets += [password, unquote(password), base64.b64encode(basic).decode("ascii")]
-    return Secrets.of(*secrets)
-
-
 # One attempt ------------------------------------------------------------------------------------
 
 
@@ -287,33 +260,28 @@ def exchange(  # noqa: PLR0913 (the shape agreed with the lookup of earlier chan
         settings = session.merge_environment_settings(prepared.url, {}, False, None, None)
     adapter, body, sent, cut_off, problem = AttemptAdapter(), bytearray(), None, None, None
     try:
-        with contextlib.closing(adapter), deadline(timeout):
-            # Straight to the adapter: Session.send reads all of a 3xx's body (to follow it).
-            sent = adapter.send(prepared, timeout=(timeout, timeout), **settings)
-            cut_off = read_body(sent, body, body_limit)
-    except TimeUp:
-        cut_off = f"TIMEOUT ({timeout:g} s) ran out"
-    except requests.RequestException as error:
-        proxy = requests.utils.select_proxy(prepared.url, settings["proxies"])
-        problem = adapter.unanswered(error, where=proxy or url, timeout=timeout, secrets=secrets)
-    except Stopped as stop:
-        so_far = adapter.answer(sent, body, secrets) or adapter.too_late(timeout)
-        raise Stopped(str(stop), so_far) from None
-    answer = adapter.answer(sent, body, secrets)
-    if answer is None:
-        return problem or adapter.too_late(timeout)
-    if log.isEnabledFor(logging.DEBUG):  # masking the whole answer again is work to skip
-        reason = f", reason phrase: {secrets.shown(adapter.reason)}" if adapter.reason else ""
-        log.debug(
-            "Alert24 answered %s%s%s",
-            answer.status,
-            with_request_id(answer.request_id, secrets),
-            reason,
-        )
-        if cut_off is not None:
-            log.debug("  The answer's body was cut off: %s", secrets.shown(cut_off))
-        log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
-    return answer
+        try:
+            with contextlib.closing(adapter), deadline(timeout):
+                # Straight to the adapter: Session.send reads all of a 3xx's body (to follow it).
+                sent = adapter.send(prepared, timeout=(timeout, timeout), **settings)
+                cut_off = read_body(sent, body, body_limit)
+        except TimeUp:
+            cut_off = f"TIMEOUT ({timeout:g} s) ran out"
+        except requests.RequestException as error:
+            proxy = requests.utils.select_proxy(prepared.url, settings["proxies"])
+            where = proxy or url
+            problem = adapter.unanswered(error, where=where, timeout=timeout, secrets=secrets)
+        answer = adapter.answer(sent, body)
+        if answer is not None and log.isEnabledFor(logging.DEBUG):
+            reason = f", reason phrase: {secrets.shown(adapter.reason)}" if adapter.reason else ""
+            request_id = with_request_id(answer.request_id, secrets)
+            log.debug("Alert24 answered %s%s%s", answer.status, request_id, reason)
+            if cut_off is not None:
+                log.debug("  The answer's body was cut off: %s", secrets.shown(cut_off))
+            log.debug("  answer: %s", secrets.shown(answer.text, limit=2000))
+        return answer or problem or adapter.too_late(timeout)
+    except Stopped as stop:  # wherever it came, what had arrived says what became of the change
+        raise Stopped(str(stop), adapter.answer(sent, body) or adapter.too_late(timeout)) from None
 
 
 class TimeUp(BaseException):
@@ -362,18 +330,16 @@ class AttemptAdapter(HTTPAdapter):
         pool.conn_kw["adapter"] = self
         return pool
 
-    def answer(
-        self, sent: requests.Response | None, body: bytes, secrets: Secrets
-    ) -> Answer | None:
+    def answer(self, sent: requests.Response | None, body: bytes) -> Answer | None:
         """The answer, once a final status line arrived, with what arrived after it."""
         if self.status is None:
             return None
         headers = sent.headers if sent is not None else {}
-        masked = {name: secrets.masked(utf8(value)) for name, value in headers.items()}
+        read = {name: utf8(value) for name, value in headers.items()}
         return Answer(
             self.status,
-            requests.structures.CaseInsensitiveDict(masked),
-            secrets.masked(bytes(body).decode("utf-8", "replace")),
+            requests.structures.CaseInsensitiveDict(read),
+            bytes(body).decode("utf-8", "replace"),
             retryable=self.status in RETRY_STATUSES,
             outcome_unknown=self.status in UNKNOWN_OUTCOME_STATUSES,
         )

@@ -62,7 +62,6 @@ from alert24 import (
     Stopped,
     changes_url,
     deliver,
-    secrets_for,
     with_request_id,
 )
 from change import Where, build_change, external_id, where
@@ -70,7 +69,7 @@ from clone import FULL_COMMIT_ID, Checkout, Clone, CloneUnreadable
 from context import BitbucketContext, UnreadableContext, given
 from outgoing import WentOut, read_went_out, receipt_fields, reported
 from previous import LookupFailed, Mine, find_previous
-from printable import printable, without_password
+from printable import Secrets, printable, secrets_for, without_password
 from report import ReceiptNotWritten, write_receipt
 from sizes import cut_hard
 from variables import InvalidVariables, PipeValidator, boolean, misspelt, read_variables
@@ -228,13 +227,12 @@ class TrackDeployment(Pipe):
         self.context = context = BitbucketContext.from_environ(self.env)
         if context.step_failed and not variables["TRACK_FAILED"]:  # no key needed: none is sent
             self.log_info(
-                f"The step failed (BITBUCKET_EXIT_CODE={context.exit_code}): no change recorded. "
+                f"The step failed (BITBUCKET_EXIT_CODE={printable(context.exit_code)}): no change "
+                "recorded. "
                 "Set TRACK_FAILED: 'true' to record failed deployments too."
             )
             return
         self.key = self.api_key(required=not variables["DRY_RUN"])
-        url = changes_url(variables["ALERT24_BASE_URL"])
-        self.secrets = secrets_for(self.key or "", url)  # for the lines printed here
         if self.key:
             self.warn_if_unencrypted(variables["ALERT24_BASE_URL"])
         clone = Clone(context.clone_dir)
@@ -242,6 +240,7 @@ class TrackDeployment(Pipe):
         went_out = self.went_out(clone, checkout)
         body = build_change(variables, context, checkout, went_out)
         self.say_where(body)
+        url = changes_url(variables["ALERT24_BASE_URL"])
         request = ChangeRequest(url, self.key, body, self.agent)
         if variables["DRY_RUN"]:
             self.show(request)
@@ -468,18 +467,46 @@ def main(sleep: Callable[[float], None] = time.sleep) -> None:
     """A run, from the variables in os.environ to the ✔ or ✖ line; `sleep` is how retries wait
     (the tests record the waits instead)."""
     fail_on_error, doubt = True, ""
+    # Whatever variable the key was pasted into, no line of the run shows it: each line logged
+    # is masked on its way out, as the ✖ line is, under the masking of its own pieces.
+    secrets = secrets_for(
+        (os.environ.get("ALERT24_API_KEY") or "").strip(), os.environ.get("ALERT24_BASE_URL", "")
+    )
+    masked = Masked(secrets)
+    handlers = logging.getLogger().handlers
     try:
         try:
             StopSignals.running = True
+            for handler in handlers:
+                handler.addFilter(masked)
             fail_on_error, doubt = read_fail_on_error(os.environ)
             # A class: read_variables makes one for the variables each run sets.
             track = TrackDeployment(schema=schema, validator=PipeValidator)
-            track.sleep = sleep
+            track.sleep, track.secrets = sleep, secrets
             track.run()
         finally:
             StopSignals.decided()
     except (Exception, Stopped) as error:
-        give_up(why(error, StopSignals.by, doubt), fail_on_error or isinstance(error, Stopped))
+        message = secrets.masked(why(error, StopSignals.by, doubt))
+        give_up(message, fail_on_error or isinstance(error, Stopped))
+    finally:
+        for handler in handlers:
+            handler.removeFilter(masked)
+
+
+class Masked(logging.Filter):
+    """A log handler's filter: the line, and any traceback under it, with the secrets masked."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.secrets.masked(record.getMessage()), ()
+        if record.exc_info:
+            trace = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = self.secrets.masked(trace), None
+        return True
 
 
 def why(error: BaseException, stopped_by: str, doubt: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import alert24
 from change import PRODUCTION
-from printable import Secrets, printable, without_password
+from printable import Secrets, printable, secrets_for, without_password
 
 log = logging.getLogger("alert24")
 
@@ -69,7 +69,7 @@ def find_previous(
 ) -> Previous | None:
     """The newest change that is this repository's last deployment here, or None."""
     url = alert24.changes_url(base_url, mine.service_id)
-    shown, secrets = printable(without_password(url)), alert24.secrets_for(api_key, url)
+    shown, secrets = printable(without_password(url)), secrets_for(api_key, url)
     get = partial(alert24.exchange, "GET", url, api_key=api_key, user_agent=user_agent)
     params = {"limit": str(PAGE), "environment": mine.environment}
     params |= {"source": mine.source} if mine.source else {}
@@ -102,9 +102,9 @@ def find_previous(
         if found is not None and (best is None or newest([best._asdict(), found]) is found):
             change_id, created_at = found.get("id"), found.get("created_at")
             best = Previous(
-                printable(found["commit_sha"], limit=64),  # foreign: it may be printed
-                printable(change_id) if change_id not in (None, "") else None,
-                printable(created_at) if isinstance(created_at, str) else None,
+                secrets.shown(found["commit_sha"], limit=64),  # foreign: it may be printed
+                secrets.shown(change_id) if change_id not in (None, "") else None,
+                secrets.shown(created_at) if isinstance(created_at, str) else None,
                 page,
                 looked_at,
             )

@@ -7,27 +7,22 @@ is cut, URL passwords masked; `Secrets` also hides the run's secrets, however th
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import unicodedata  # requests loads it in every run anyway (idna): no start-up cost here
+from collections.abc import Mapping
 from os.path import commonprefix
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 LIMIT = 200  # characters: enough for any id or message worth reading, not for a page of HTML
 MASK = "********"
-# Where requests reads a proxy's address from, password and all.
-PROXY_VARIABLES = (
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
 # scheme://user:password@ in any text, such as an error that quotes a proxy's URL. Letters in
 # both cases rather than (?i), which takes 0.8 ms of every run to compile instead of 0.2.
 PASSWORD_IN_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s@]*@")
 WINDOW = 12  # a secret is hidden wherever this many of its characters in a row appear
+REACH = 10  # characters of text per character shown, at most: `&#1114111;` is one character
 # How an echo may encode a character: %41, \u0041, \x41, &#65; or &#x41;
 ESCAPED = re.compile(
     r"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})"
@@ -41,13 +36,13 @@ class Shown(str):
     __slots__ = ()
 
 
-def printable(text: object, limit: int = LIMIT) -> Shown:
+def printable(text: object, limit: int = LIMIT, *, beyond: int = 0) -> Shown:
     """`text` on one line: printable Unicode as it is, everything else as an escape, and at most
-    `limit` characters (then how many more there were)."""
+    `limit` characters (then how many more there were, `beyond` the end of `text` included)."""
     if isinstance(text, Shown):
         return text
     text = str(text)
-    cut = len(text) - limit
+    cut = len(text) + beyond - limit
     shown = "".join(c if c.isprintable() else _escaped(c) for c in text[: max(limit, 0)])
     return Shown(f"{shown}… ({cut} more characters)" if cut > 0 else shown)
 
@@ -90,8 +85,11 @@ class Secrets(NamedTuple):
 
     def shown(self, text: object, limit: int = LIMIT) -> Shown:
         """Foreign text as it may be printed: secrets hidden, then `printable`, then hidden
-        again (an escape such as `\\x9b` could join a secret's own characters)."""
-        return Shown(self.masked(printable(self.masked(str(text)), limit)))
+        again (an escape such as `\\x9b` could join a secret's own characters). Only the start
+        that can be shown is searched: megabytes of echo cost no more than a line of it."""
+        text = str(text)
+        head = text[: (limit + WINDOW) * REACH]
+        return Shown(self.masked(printable(self.masked(head), limit, beyond=len(text) - len(head))))
 
     def masked(self, text: str) -> str:
         """`text` with MASK wherever a secret is; the decoded reading if that is where one was."""
@@ -144,3 +142,36 @@ class Secrets(NamedTuple):
 
 def _common(one: str, other: str) -> int:
     return len(commonprefix([one, other]))  # noqa: RUF071 (characters are what is compared)
+
+
+def proxy_variables(environ: Mapping[str, str]) -> list[str]:
+    """Where requests reads a proxy's address from, password and all: urllib's `*_proxy`, in
+    any case (`NO_PROXY` is a list of hosts)."""
+    names = (name for name in environ if name.lower().endswith("_proxy"))
+    return sorted(name for name in names if name.lower() != "no_proxy")
+
+
+def secrets_for(api_key: str, url: str) -> Secrets:
+    """The key, its part after its last `_` (after `ak_live_`), and the forms of its echo that
+    no decoding in Secrets undoes: UTF-16 and UTF-32 (as UTF-8 reads them), hex, and base64 at
+    each of its three alignments (the key may sit anywhere in what was encoded), plain and
+    URL-safe. And the passwords in the URL and in the proxy variables (which requests reads for
+    itself): as written, decoded, and as the Basic credentials requests makes of them for a
+    proxy, which a proxy could echo back."""
+    secrets = [api_key, api_key.rsplit("_", 1)[-1], "\0".join(api_key), "\0\0\0".join(api_key)]
+    if len(api_key) >= WINDOW:
+        data = api_key.encode("utf-8", "replace")
+        secrets += [data.hex(), data.hex().upper()]
+        for shift in (b"", b"\0", b"\0\0"):
+            middle = base64.b64encode(shift + data).decode("ascii")[4:-4]
+            secrets += [middle, middle.replace("+", "-").replace("/", "_")]
+    for each in filter(None, [url, *map(os.environ.get, proxy_variables(os.environ))]):
+        try:  # a proxy may be given without its scheme, as requests allows
+            parts = urlsplit(each if "://" in each else f"http://{each}")
+            user, password = unquote(parts.username or ""), parts.password
+        except ValueError:
+            continue
+        if password:
+            basic = f"{user}:{unquote(password)}".encode("latin-1", "replace")
+            secrets += [password, unquote(password), base64.b64encode(basic).decode("ascii")]
+    return Secrets.of(*secrets)

@@ -30,7 +30,7 @@ from cerberus.errors import COERCION_FAILED
 
 from context import given, is_utf8
 from jira import NotAProjectKey, project_keys
-from printable import PROXY_VARIABLES, printable, without_password
+from printable import printable, proxy_variables, without_password
 
 YES, NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")  # any case, any spaces around
 BOOLEANS = dict.fromkeys(YES, True) | dict.fromkeys(NO, False)
@@ -108,7 +108,7 @@ class PipeValidator(Validator):
         try:
             return list(project_keys(value))
         except NotAProjectKey as bad:
-            raise ValueError(f"{printable(bad)!r} is not a Jira project key") from None
+            raise ValueError(f"{quoted_text(bad)} is not a Jira project key") from None
 
     def _check_with_host_name(self, field: str, value: Any) -> None:
         """A host requests could never reach fails here, by name, rather than as an unexpected
@@ -137,13 +137,21 @@ def read_variables(
     document: dict[str, Any] = {}
     problems = []
     for name, rules in schema.items():
-        count = rules.get("type") == "list" and (given(environ, f"{name}_COUNT") or "").strip()
-        if not count:  # a plain NAME (a list typed as text) is left to its coercer
+        count = (given(environ, f"{name}_COUNT") or "").strip()
+        if count and rules.get("type") != "list":  # `ENVIRONMENT: [staging]` in the YAML
+            value = (
+                "" if rules.get("meta", {}).get("secret") else printable(environ.get(f"{name}_0"))
+            )
+            problems.append(
+                f"{name} is given as a list, which it cannot be: give it one value, such as "
+                f"{name}: '{value}'."
+            )
+        elif not count:  # a plain NAME (a list typed as text) is left to its coercer
             if given(environ, name) is not None:
                 document[name] = environ[name]
         elif not (count.isascii() and count.isdigit()):
             problems.append(
-                f"{name}_COUNT is {printable(count)!r}, which is not valid: give {name} as a "
+                f"{name}_COUNT is {quoted_text(count)}, which is not valid: give {name} as a "
                 f"YAML list, and leave {name}_COUNT to Bitbucket."
             )
         elif len(count) > 9 or int(count) > rules.get("maxlength", math.inf):  # before reading
@@ -191,22 +199,27 @@ def missing_ca_bundle(environ: Mapping[str, str]) -> list[str]:
     if not name or os.path.exists(environ[name]):
         return []
     return [
-        f"{name} is {printable(environ[name])!r}, which does not exist: give the path of a CA "
+        f"{name} is {quoted_text(environ[name])}, which does not exist: give the path of a CA "
         "bundle file inside the pipe's container (a file in the clone, e.g. "
         "$BITBUCKET_CLONE_DIR/ca.pem)."
     ]
 
 
 def unreadable_proxies(environ: Mapping[str, str]) -> list[str]:
-    """A proxy address requests cannot parse would fail the request later, with an error that
-    quotes the address, password and all: so it is refused here, and never shown."""
+    """A proxy's address that requests cannot use (it cannot parse it, its host is no IDNA name,
+    its password no Latin-1, or its scheme is not http or https) would fail the request later,
+    with an error that may quote the address, password and all: it is refused here, unshown."""
     problems = []
-    for name in PROXY_VARIABLES:
+    for name in filter(environ.get, proxy_variables(environ)):
         try:
-            unreadable = bool(environ.get(name)) and not urllib3.util.parse_url(environ[name]).host
-        except urllib3.exceptions.LocationParseError:
-            unreadable = True
-        if unreadable:
+            address = requests.utils.prepend_scheme_if_needed(environ[name], "http")
+            proxy = urllib3.util.parse_url(address)
+            usable = proxy.scheme in ("http", "https") and bool(proxy.host)
+            (proxy.host or "").encode("idna")  # as urllib3 checks it when it connects
+            requests.adapters.HTTPAdapter().proxy_headers(address)  # its Basic credentials
+        except ValueError:  # urllib3's LocationParseError and UnicodeError are ValueErrors
+            usable = False
+        if not usable:
             problems.append(
                 f"{name} cannot be read as a proxy's address (not shown: it may hold a password): "
                 "give it as http://host:port or http://user:password@host:port, with each /, ?, "
@@ -222,9 +235,10 @@ def explain(checking: Validator, schema: Mapping[str, dict], document: dict) -> 
     lines = []
     for name in sorted(checking.errors):
         rules, value = schema[name], document.get(name)
-        shown = [without_password(printable(v)) if isinstance(v, str) else v for v in listed(value)]
+        shown = [quoted_text(v) if isinstance(v, str) else str(v) for v in listed(value)]
         secret = rules.get("meta", {}).get("secret")
-        quoted = "(hidden)" if secret else repr(shown if isinstance(value, list) else shown[0])
+        quoted = f"[{', '.join(shown)}]" if isinstance(value, list) else shown[0]
+        quoted = "(hidden)" if secret else quoted
         said = []
         if {"tags", "project_keys"} & set(listed(rules.get("coerce"))):
             errors = checking.document_error_tree[name].errors
@@ -233,6 +247,13 @@ def explain(checking: Validator, schema: Mapping[str, dict], document: dict) -> 
             f"{name} is {quoted}, which is not valid: {'; '.join([*said, expected(rules)])}."
         )
     return lines
+
+
+def quoted_text(text: str) -> str:
+    """In quotes as repr() chooses them, but escaped once only, by printable."""
+    shown = without_password(printable(text))
+    quote = '"' if "'" in shown and '"' not in shown else "'"
+    return f"{quote}{shown}{quote}"
 
 
 def expected(rules: Mapping[str, Any]) -> str:

@@ -523,3 +523,43 @@ def test_a_whole_run_ends_within_attempts_times_timeout_plus_the_waits(hostile_e
     assert run.elapsed >= 3 * TIMEOUT + 2.0
     assert outcome.startswith(f"{NOT_RECORDED}: Alert24 answered HTTP 503 'xxx"), outcome
     assert server.connections == 3
+
+
+# What arrives costs the run nothing after its deadline -----------------------------------------
+
+
+def echoing_headers(status: int, body: str = "") -> Step:
+    """An answer with 95 headers of 65 KB each, every one the request's key again and again."""
+
+    def play(request: bytes) -> bytes:
+        key = header(request, b"authorization").decode().removeprefix("Bearer ")
+        headers = [(f"X-Echo-{n}", key * 1625) for n in range(95)]
+        return response(status, body, [("X-Request-Id", "req-e"), *headers])
+
+    return play
+
+
+def test_a_2xx_with_huge_headers_echoing_the_key_is_recorded_within_the_bound(hostile_env):
+    with HostileServer([[echoing_headers(201, with_id("chg_e"))]]) as server:
+        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "DEBUG": "true"})
+    outcome = assert_kept_promises(run, bound())
+    assert outcome.startswith(f"{RECORDED} change chg_e"), outcome
+
+
+def test_a_503_with_huge_headers_echoing_the_key_still_ends_within_the_bound(hostile_env):
+    with HostileServer([[echoing_headers(503)]]) as server:
+        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "MAX_RETRIES": "2"})
+    outcome = assert_kept_promises(run, bound(retries=2))
+    assert "after 3 attempts" in outcome, outcome
+
+
+def test_an_echo_of_the_key_in_utf16_is_never_shown(hostile_env):
+    def play(request: bytes) -> bytes:
+        echoed = header(request, b"authorization").decode("ascii").encode("utf-16-le")
+        return response(401, b"upstream said: " + echoed)
+
+    with HostileServer([[play]]) as server:
+        run = run_pipe({**hostile_env, "ALERT24_BASE_URL": server.url, "DEBUG": "true"})
+    assert_kept_promises(run, bound())
+    secret = API_KEY.removeprefix("ak_live_")
+    assert "\\x00".join(secret[:6]) not in run.output  # as the UTF-16 would be shown

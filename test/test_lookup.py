@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 
 import pytest
 from test_went_out import deploy, linear, listed_shas, log, posted, previous
@@ -254,3 +255,15 @@ def test_a_dry_run_whose_key_listed_one_page_then_failed_took_the_key(env, serve
     run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
     assert len(server.listed) == 2, run.output
     assert last_line(run) == DRY_RUN_DONE
+
+
+def test_a_list_that_echoes_the_key_for_megabytes_costs_no_more_than_its_timeout(
+    env, server, linear
+):
+    repo, shas = linear
+    echo = [{"summary": API_KEY * 200, "pipeline_url": ELSEWHERE}] * 1000  # 8 MiB of the key
+    server.script_lists(page_of(echo, has_more=False))
+    started = time.monotonic()
+    run = run_pipe(deploy(env, repo, shas[31], TIMEOUT="1", DEBUG="true"))
+    assert time.monotonic() - started < 4, run.output  # the look-up's 1 s, and the POST
+    assert run.returncode == 0, run.output

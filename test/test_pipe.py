@@ -511,3 +511,47 @@ def test_a_failed_step_records_nothing_even_without_a_key(env, server):
     run = run_pipe({**env, "BITBUCKET_EXIT_CODE": "1"})
     assert run.returncode == 0, run.output
     assert "The step failed (BITBUCKET_EXIT_CODE=1): no change recorded." in run.output
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    ["http://deploy:Zaq1%E2%82%ACwsx@proxy.corp:3128", "http://deploy:pw@proxy..corp:3128"],
+    ids=["a password beyond Latin-1", "an empty label in the host"],
+)
+def test_a_proxy_address_requests_cannot_use_is_named_before_anything_is_sent(proxy, env, server):
+    run = run_pipe({**env, "HTTPS_PROXY": proxy})
+    assert run.returncode == 1, run.output
+    assert "HTTPS_PROXY cannot be read as a proxy's address" in run.stdout
+    assert "Unexpected error" not in run.output
+    assert "Zaq1" not in run.output
+
+
+def test_a_proxy_variable_in_mixed_case_is_checked_as_requests_reads_it(env, server):
+    run = run_pipe({**env, "Https_Proxy": "http://deploy:Zm9vQmFy/YmF6cXV4@proxy.corp:3128"})
+    assert run.returncode == 1, run.output
+    assert "Https_Proxy cannot be read as a proxy's address" in run.stdout
+    assert "Zm9v" not in run.output
+
+
+# The key, wherever a user put it ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "misplaced",
+    [
+        {"RISK_LEVEL": API_KEY},
+        {"ALERT24_BASE_URL": f"http://{API_KEY}@127.0.0.1:9"},
+        {"COMMIT_SHA": API_KEY},
+        {"SERVICE_ID": API_KEY},
+        {"BITBUCKET_EXIT_CODE": API_KEY},
+    ],
+    ids=lambda misplaced: next(iter(misplaced)),
+)
+def test_the_key_pasted_into_another_variable_is_never_shown(misplaced, env, server):
+    run_pipe({**env, "DEBUG": "true", **misplaced})  # fails if any piece of the key shows
+
+
+def test_a_line_break_in_the_exit_code_cannot_forge_a_line(env, server):
+    run = run_pipe({**env, "BITBUCKET_EXIT_CODE": "1\n✔ Recorded change chg_999 in Alert24"})
+    assert "BITBUCKET_EXIT_CODE=1\\n✔ Recorded change chg_999" in run.output, run.output
+    assert not any(line.startswith("✔") for line in run.output.splitlines())

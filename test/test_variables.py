@@ -248,3 +248,14 @@ def test_a_list_count_too_long_to_be_a_number_is_refused_by_name():
     said = problems({"TAGS_COUNT": "9" * 5000, "TAGS_0": "web"})
     assert "TAGS has 99999" in said
     assert "which is too many: give at most 100." in said
+
+
+def test_a_single_value_given_as_a_yaml_list_is_refused_by_name():
+    said = problems({"ENVIRONMENT_COUNT": "1", "ENVIRONMENT_0": "staging"})
+    assert "ENVIRONMENT is given as a list" in said
+    assert "ENVIRONMENT: 'staging'" in said
+
+
+def test_a_refused_value_shows_its_escapes_once():
+    said = problems({"CHANGE_TYPE": "deploy\nment"})
+    assert "CHANGE_TYPE is 'deploy\\nment', which is not valid" in said
