@@ -61,7 +61,7 @@ class Commit(NamedTuple):
     """One commit of a range, as the pipe lists it."""
 
     sha: str
-    committed: int  # committer date, seconds since the epoch
+    committed: int | None  # committer date, seconds since the epoch; None where git reads none
     author_name: str
     message: str
     parents: tuple[str, ...] = ()  # as the clone has them: none for a commit at its cut
@@ -155,7 +155,7 @@ class Clone:
         try:
             out = self.git(
                 "log", "-z", f"--max-count={RANGE_LIMIT}", "--encoding=UTF-8",
-                "--format=%H %ct %P%n%an%n%B", "--end-of-options", f"{base}^{{commit}}..{head}",
+                "--format=%H %P%n%ct%n%an%n%B", "--end-of-options", f"{base}^{{commit}}..{head}",
                 "--",
             )  # fmt: skip
         except CloneUnreadable as why:
@@ -164,16 +164,15 @@ class Clone:
             raise
         listed = []
         for record in filter(None, out.split("\0")):
-            head_line, _, rest = record.partition("\n")
-            author, _, message = rest.partition("\n")
-            sha, date, *parents = head_line.split()  # no parents: none, not one ""
-            listed.append(Commit(sha, int(date), author, message.rstrip(), tuple(parents)))
+            shas, date, author, message = record.split("\n", 3)
+            sha, *parents = shas.split()
+            listed.append(Commit(sha, seconds(date), author, message.rstrip(), tuple(parents)))
         return listed
 
-    def history(self, sha: str) -> tuple[set[str], int]:
-        """The commit and its history, as far as the clone holds it, and its committer date."""
+    def history(self, sha: str) -> dict[str, int | None]:
+        """The commit and its history, as far as the clone holds it, with committer dates."""
         lines = self.git("log", "--format=%H %ct", "--end-of-options", sha, "--").splitlines()
-        return {line.split(" ")[0] for line in lines}, int(lines[0].split(" ")[1])
+        return {sha: seconds(date) for sha, _, date in (line.partition(" ") for line in lines)}
 
     def cut(self) -> frozenset[str]:
         """The commits whose parents the clone lacks (.git/shallow); none in a full clone."""
@@ -189,6 +188,11 @@ class Clone:
                     f"the clone's list of cut commits is unreadable: {error}"
                 ) from None
         return self._cut
+
+
+def seconds(date: str) -> int | None:
+    """A committer date as git prints it (%ct); none for a date git could not read."""
+    return int(date) if date.isdigit() else None
 
 
 def about_commit(name: str, why: CloneUnreadable, directory: str) -> CloneUnreadable:

@@ -4,7 +4,10 @@ The truth is the full history. In a shallow clone, `git log P..C` can show commi
 beyond the cut (through a merge's second parent), and miss some that went out. So a commit of
 P..C is listed, counted and tagged only when the clone proves it is not in P's history:
 - it descends from P (`git rev-list --ancestry-path P..C`);
-- it was committed more than SKEW after P (a commit made after P cannot be in P's history);
+- it was committed more than SKEW after every cut commit P's history reaches: what the clone
+  lacks of P's history lies behind those, so was committed before them (committer dates are
+  taken as honest within SKEW; rewritten ones, as by `rebase --committer-date-is-author-date`,
+  can fool this rule, and only a full clone is then exact);
 - or the clone is complete for the range: not shallow, or P's history in it reaches no cut.
 The others are counted as commits that could not be placed. The same rules hold for what a
 rollback takes out (C..P), and for both sides of histories that diverged.
@@ -13,6 +16,7 @@ rollback takes out (C..P), and for both sides of histories that diverged.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -73,11 +77,13 @@ def side(clone: Clone, base: str, listed: list[Commit], descending: set[str]) ->
     """What the clone proves of `git log base..head` (`listed`, of which `descending` descend
     from base) against the full history."""
     cut = clone.cut() if listed else frozenset()
-    history, committed = clone.history(base) if cut else (set(), 0)
+    history = clone.history(base) if cut else {}
     proven = listed  # base's whole history is in the clone: git's answer is the truth
-    if not cut.isdisjoint(history):
-        after = committed + SKEW
-        proven = [c for c in listed if c.sha in descending or c.committed > after]
+    if reached := [history[sha] for sha in cut & history.keys()]:
+        # What the clone lacks of base's history lies behind the cut commits base reaches, so
+        # was committed before them (within SKEW): a commit committed later is not base's.
+        after = max(reached) + SKEW if None not in reached else math.inf
+        proven = [c for c in listed if c.sha in descending or (c.committed or 0) > after]
     unplaced = len(listed) - len(proven)
     reaches_cut = not cut.isdisjoint(commit.sha for commit in listed)
     capped = len(listed) >= RANGE_LIMIT

@@ -215,3 +215,21 @@ def test_a_base_the_clone_does_not_hold_lists_nothing(three):
     tree = run_git(repo, "rev-parse", f"{shas['c']}^{{tree}}").strip()
     assert Clone(str(repo)).commits("0" * 40, shas["c"]) is None
     assert Clone(str(repo)).commits(tree, shas["c"]) is None
+
+
+def test_a_commit_whose_date_git_cannot_read_is_listed_without_one(repo):
+    # An old import's `committer ... 1100000000 GMT`: git prints no %ct for it.
+    base = run_git(repo, "rev-parse", "HEAD").strip()
+    tree = run_git(repo, "rev-parse", "HEAD^{tree}").strip()
+    broken = (
+        f"tree {tree}\nparent {base}\nauthor Old <o@x> 1100000000 GMT\n"
+        "committer Old <o@x> 1100000000 GMT\n\nPAY-3 imported\n"
+    )
+    odd = run_git(
+        repo, "hash-object", "-t", "commit", "-w", "--stdin", "--literally", stdin=broken.encode()
+    ).strip()
+    listed = Clone(str(repo)).commits(base, odd)
+    assert [(commit.sha, commit.committed, commit.subject) for commit in listed] == [
+        (odd, None, "PAY-3 imported")
+    ]
+    assert Clone(str(repo)).history(odd)[odd] is None

@@ -122,6 +122,25 @@ def test_branches_taking_turns_list_what_went_out_and_what_was_taken_out(tmp_pat
     assert shas_of(went_out.taken) == [shas["a2"], shas["a1"]]
 
 
+def test_branches_taking_turns_off_a_long_main_list_both_sides_at_depth_50(tmp_path):
+    # 100 commits of main, then a branch each: the clone's cut lies on main, below both.
+    specs = [Spec("m0", (), T)]
+    specs += [Spec(f"m{n}", (f"m{n - 1}",), T + n * 3600) for n in range(1, 100)]
+    specs += [
+        Spec("a1", ("m99",), T + 5 * DAY, "PAY-1 card form\n"),
+        Spec("a2", ("a1",), T + 5 * DAY + 60, "PAY-2 card form tests\n"),
+        Spec("b1", ("m99",), T + 6 * DAY, "SHOP-7 basket\n"),
+    ]
+    origin = new_repo(tmp_path / "origin")
+    shas = fast_import(origin, specs, {"main": "b1", "feature": "a2"})
+    clone = clone_of(origin, tmp_path / "clone")
+    run_git(clone, "fetch", "-q", "--depth", "50", "origin", "feature")
+    went_out = read_went_out(Clone(str(clone)), shas["a2"], shas["b1"])
+    assert went_out.kind == DIVERGED
+    assert shas_of(went_out.went) == git_log(origin, shas["a2"], shas["b1"]) == [shas["b1"]]
+    assert shas_of(went_out.taken) == git_log(origin, shas["b1"], shas["a2"])
+
+
 def test_a_rollback_through_a_shallow_clone_lists_only_what_was_taken_out(flow, tmp_path):
     origin, shas, _ = flow
     clone = clone_of(origin, tmp_path / "clone")
