@@ -226,7 +226,11 @@ def stopped(
         return Stopped("before Alert24 answered: the change may have been recorded; check Alert24")
     else:
         when = "before the request reached Alert24"
-    if maybe_recorded or (during is not None and during.outcome_unknown):
+    if during is not None and during.outcome_unknown:  # a gateway's 502 or 504
+        return Stopped(
+            f"{when}: the change may have been recorded; check Alert24 before re-running"
+        )
+    if maybe_recorded:
         fate = "an earlier attempt may have recorded the change; check Alert24 before re-running"
         return Stopped(f"{when}: {fate}")
     return Stopped(f"{when}: the change was not recorded")

@@ -61,7 +61,7 @@ class LookupFailed(Exception):
         super().__init__(why)
         self.status = status
         self.key_refused = status in KEY_REFUSED
-        self.key_accepted = key_accepted or (status is not None and 200 <= status < 300)
+        self.key_accepted = key_accepted  # a 2xx of a page of another shape proves nothing
 
 
 def find_previous(

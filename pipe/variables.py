@@ -139,13 +139,7 @@ def read_variables(
     for name, rules in schema.items():
         count = (given(environ, f"{name}_COUNT") or "").strip()
         if count and rules.get("type") != "list":  # `ENVIRONMENT: [staging]` in the YAML
-            value = (
-                "" if rules.get("meta", {}).get("secret") else printable(environ.get(f"{name}_0"))
-            )
-            problems.append(
-                f"{name} is given as a list, which it cannot be: give it one value, such as "
-                f"{name}: '{value}'."
-            )
+            problems.append(f"{name} is given as a YAML list: give it one value, not a list.")
         elif not count:  # a plain NAME (a list typed as text) is left to its coercer
             if given(environ, name) is not None:
                 document[name] = environ[name]
@@ -214,7 +208,9 @@ def unreadable_proxies(environ: Mapping[str, str]) -> list[str]:
         try:
             address = requests.utils.prepend_scheme_if_needed(environ[name], "http")
             proxy = urllib3.util.parse_url(address)
+            # A path is no part of a proxy's address: `user:8841/pw@host` reads as host `user`.
             usable = proxy.scheme in ("http", "https") and bool(proxy.host)
+            usable = usable and proxy.path in (None, "", "/") and not proxy.query
             (proxy.host or "").encode("idna")  # as urllib3 checks it when it connects
             requests.adapters.HTTPAdapter().proxy_headers(address)  # its Basic credentials
         except ValueError:  # urllib3's LocationParseError and UnicodeError are ValueErrors

@@ -285,3 +285,12 @@ def test_a_stop_before_a_retry_is_sent_still_says_an_earlier_attempt_may_have_re
 def test_a_stop_before_the_first_request_is_sent_says_it_was_not_recorded():
     stop = stopped(None, None, maybe_recorded=False, secrets=secrets_for(API_KEY, "http://x"))
     assert str(stop) == "before the request reached Alert24: the change was not recorded"
+
+
+def test_a_stop_while_a_gateways_error_arrives_puts_no_blame_on_an_earlier_attempt():
+    gateway = Answer(502, {}, "", retryable=True, outcome_unknown=True)
+    stop = stopped(gateway, None, maybe_recorded=False, secrets=secrets_for(API_KEY, "http://x"))
+    assert str(stop) == (
+        "after Alert24 answered HTTP 502: the change may have been recorded; "
+        "check Alert24 before re-running"
+    )

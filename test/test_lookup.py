@@ -267,3 +267,11 @@ def test_a_list_that_echoes_the_key_for_megabytes_costs_no_more_than_its_timeout
     run = run_pipe(deploy(env, repo, shas[31], TIMEOUT="1", DEBUG="true"))
     assert time.monotonic() - started < 4, run.output  # the look-up's 1 s, and the POST
     assert run.returncode == 0, run.output
+
+
+def test_a_dry_run_whose_look_up_got_a_page_of_html_did_not_check_the_key(env, server, linear):
+    repo, shas = linear
+    server.script_lists(respond(200, "<html>Sign in</html>"))
+    run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
+    assert "not of the documented shape" in run.output, run.output
+    assert last_line(run) == f"{DRY_RUN_DONE} {KEY_NOT_CHECKED}"

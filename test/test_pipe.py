@@ -491,8 +491,12 @@ def test_the_success_line_never_shows_the_key_even_in_the_summary_given(env, ser
 
 @pytest.mark.parametrize(
     "proxy",
-    ["http://deploy:Zm9vQmFy/YmF6cXV4@proxy.corp:3128", "http://deploy:Zm9vQmFyYmF6@[::1"],
-    ids=["a slash in the password", "a broken IPv6 literal"],
+    [
+        "http://deploy:Zm9vQmFy/YmF6cXV4@proxy.corp:3128",
+        "http://deploy:8841/Zm9vQmFy@proxy.corp:3128",  # reads as host `deploy`, port 8841
+        "http://deploy:Zm9vQmFyYmF6@[::1",
+    ],
+    ids=["a slash in the password", "a slash after digits", "a broken IPv6 literal"],
 )
 def test_a_proxy_address_that_cannot_be_read_is_named_without_its_password(proxy, env, server):
     run = run_pipe({**env, "HTTPS_PROXY": proxy})

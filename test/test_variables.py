@@ -250,10 +250,11 @@ def test_a_list_count_too_long_to_be_a_number_is_refused_by_name():
     assert "which is too many: give at most 100." in said
 
 
-def test_a_single_value_given_as_a_yaml_list_is_refused_by_name():
-    said = problems({"ENVIRONMENT_COUNT": "1", "ENVIRONMENT_0": "staging"})
-    assert "ENVIRONMENT is given as a list" in said
-    assert "ENVIRONMENT: 'staging'" in said
+@pytest.mark.parametrize("items", [{"ENVIRONMENT_0": "staging"}, {}], ids=["one item", "none"])
+def test_a_single_value_given_as_a_yaml_list_is_refused_by_name(items):
+    said = problems({"ENVIRONMENT_COUNT": "1", **items})
+    assert "ENVIRONMENT is given as a YAML list: give it one value, not a list." in said
+    assert "None" not in said
 
 
 def test_a_refused_value_shows_its_escapes_once():
