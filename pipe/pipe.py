@@ -192,6 +192,9 @@ BROKEN_KEY = (
 )
 
 
+NOTHING_SENT = "Nothing was sent to Alert24: the change was not recorded."
+
+
 class ConfigurationError(Exception):
     """Something the user can fix in the step's YAML or variables; the message says what."""
 
@@ -512,9 +515,9 @@ class Masked(logging.Filter):
 def why(error: BaseException, stopped_by: str, doubt: str) -> str:
     """The ✖ line for whatever ended the run."""
     if isinstance(error, InvalidVariables):
-        return f"Validation errors:\n{error}{doubt}"
+        return f"Validation errors:\n{error}\n{NOTHING_SENT}{doubt}"
     if isinstance(error, ConfigurationError | UnreadableContext):
-        return f"{error}{doubt}"
+        return f"{error}\n{NOTHING_SENT}{doubt}"
     if isinstance(error, DeliveryFailed) and error.maybe_recorded:
         return (
             "Alert24 did not confirm the change, which may have been recorded all the same "

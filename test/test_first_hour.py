@@ -164,3 +164,13 @@ def test_a_refused_key_is_told_the_scope_it_needs(status, error_type, env, serve
     assert run.returncode == 1
     assert "'write' scope" in run.stdout
     assert "https://alert24.net/docs/api-authentication" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "wrong", [{"RISK_LEVEL": "urgent"}, {"ALERT24_API_KEY": ""}], ids=["a bad variable", "no key"]
+)
+def test_a_run_stopped_by_its_variables_says_nothing_was_recorded(wrong, env, server):
+    run = run_pipe({**env, **FAIL_OPEN, **wrong})
+    assert run.returncode == 0, run.output
+    assert "Nothing was sent to Alert24: the change was not recorded." in run.output
+    assert run.output.index("not recorded") < run.output.index("FAIL_ON_ERROR is false")
