@@ -74,16 +74,22 @@ class HostileServer:
     def __enter__(self) -> HostileServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.open: list[socket.socket] = []
-        threading.Thread(target=self.accept, daemon=True).start()
+        self.threads = [threading.Thread(target=self.accept, daemon=True)]
+        self.threads[0].start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Every thread is out before a socket is closed: a thread still in accept() or send()
+        on a closed socket's number would act on the next socket given that number, such as
+        the next test's own server, and answer its requests with this server's bytes."""
         self.stopping.set()
-        self.listener.close()
-        for connection in self.open:
+        for each in [self.listener, *self.open]:
             with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-            connection.close()
+                each.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on it
+        for thread in self.threads:
+            thread.join(timeout=10)
+        for each in [self.listener, *self.open]:
+            each.close()
 
     @property
     def url(self) -> str:
@@ -99,7 +105,9 @@ class HostileServer:
             self.open.append(connection)
             answer = self.answers[min(self.connections, len(self.answers) - 1)]
             self.connections += 1
-            threading.Thread(target=self.serve, args=(connection, answer), daemon=True).start()
+            serving = threading.Thread(target=self.serve, args=(connection, answer), daemon=True)
+            self.threads.append(serving)
+            serving.start()
 
     def serve(self, connection: socket.socket, answer: Sequence[Step]) -> None:
         try:
