@@ -70,7 +70,7 @@ def read_went_out(clone: Clone, previous: str, current: str) -> WentOut:
         return WentOut(ROLLBACK, previous, current, went, taken)
     if taken.commits:
         return WentOut(DIVERGED, previous, current, went, taken)
-    return WentOut(FORWARD, previous, current, went)
+    return WentOut(FORWARD, previous, current, went, taken)  # P's own, if any, not placed
 
 
 def side(clone: Clone, base: str, listed: list[Commit], descending: set[str]) -> Side:
@@ -149,6 +149,13 @@ def description(
         return listing(back, went_out.taken)
     if went_out.kind == DIVERGED:
         return f"{listing(went, went_out.went)}\n\n{listing(taken, went_out.taken)}"
+    if unsure := went_out.taken.unplaced:  # commits of P's that C may or may not hold
+        gone = "would have been taken out of" if failed else "were taken out of"
+        return (
+            f"{listing(went, went_out.went)}\n{many(unsure)} of {p8}'s could not be placed (the "
+            f"clone is shallow): any that {c8} lacks {gone} {environment}; set `clone: depth: "
+            "full` to list them exactly."
+        )
     return listing(went, went_out.went)
 
 
@@ -196,6 +203,8 @@ def reported(went_out: WentOut) -> str:
         said += f" ({many(went_out.went.unplaced, 'more commit')} could not be placed)"
     if went_out.kind == DIVERGED:
         said += f", and {counted(went_out.taken)} of {p8}'s taken out"
+    elif went_out.taken.unplaced:
+        said += f", and {many(went_out.taken.unplaced)} of {p8}'s could not be placed"
     return said
 
 
@@ -208,7 +217,7 @@ def receipt_fields(went_out: WentOut) -> dict[str, Any]:
         "commits_complete": went_out.kind != MISSING
         and (went_out.taken if went_out.kind == ROLLBACK else went_out.went).complete,
     }
-    if went_out.kind == DIVERGED:
+    if went_out.kind == DIVERGED or went_out.taken.unplaced:
         fields["commits_taken_out"] = [commit.sha for commit in went_out.taken.commits]
         fields["commits_taken_out_complete"] = went_out.taken.complete
     return fields

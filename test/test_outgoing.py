@@ -211,3 +211,18 @@ def test_a_range_read_only_up_to_its_limit_says_so_and_blames_no_clone():
     assert text.splitlines()[-1] == (
         f"at least 1 commit; the pipe reads at most {RANGE_LIMIT:,} commits of a deployment."
     )
+
+
+def test_commits_of_p_that_could_not_be_placed_are_said_after_what_went_out():
+    # C's side is proven; of P's own commits the shallow clone cannot say whether C holds them.
+    unsure = WentOut(FORWARD, P, C, Side([commit(9)]), Side(unplaced=2, complete=False))
+    assert outgoing.description(unsure, "staging").splitlines()[-1] == (
+        "2 commits of 9f8e7d6c's could not be placed (the clone is shallow): any that 1a2b3c4d "
+        "lacks were taken out of staging; set `clone: depth: full` to list them exactly."
+    )
+    assert outgoing.reported(unsure) == (
+        "1 commit since 9f8e7d6c, and 2 commits of 9f8e7d6c's could not be placed"
+    )
+    fields = outgoing.receipt_fields(unsure)
+    assert fields["commits_taken_out"] == []
+    assert fields["commits_taken_out_complete"] is False

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from clone import Clone
 from conftest import run_pipe
 from git_history import Spec, fast_import, git_log, new_repo, run_git
-from outgoing import DIVERGED, FORWARD, ROLLBACK, descendants, read_went_out
+from outgoing import DIVERGED, FORWARD, ROLLBACK, descendants, description, read_went_out, reported
 
 T = 1_700_000_000
 DAY = 86_400
@@ -139,6 +139,28 @@ def test_branches_taking_turns_off_a_long_main_list_both_sides_at_depth_50(tmp_p
     assert went_out.kind == DIVERGED
     assert shas_of(went_out.went) == git_log(origin, shas["a2"], shas["b1"]) == [shas["b1"]]
     assert shas_of(went_out.taken) == git_log(origin, shas["b1"], shas["a2"])
+
+
+def test_a_long_lived_branch_left_by_this_deployment_is_not_called_forward_silently(tmp_path):
+    # feature branched off main long ago, deployed to staging (P); then main's tip (C).
+    specs = [Spec("m0", (), T)]
+    specs += [Spec(f"m{n}", (f"m{n - 1}",), T + n * 3600) for n in range(1, 100)]
+    specs += [
+        Spec("a1", ("m10",), T + 11 * 3600 + 60, "PAY-1 card form\n"),
+        Spec("a2", ("a1",), T + 11 * 3600 + 120, "PAY-2 card form tests\n"),
+    ]
+    origin = new_repo(tmp_path / "origin")
+    shas = fast_import(origin, specs, {"main": "m99", "feature": "a2"})
+    clone = clone_of(origin, tmp_path / "clone")
+    run_git(clone, "fetch", "-q", "--depth", "50", "origin", "feature")
+    went_out = read_went_out(Clone(str(clone)), shas["a2"], shas["m99"])
+    assert git_log(origin, shas["m99"], shas["a2"]) == [shas["a2"], shas["a1"]]  # the truth
+    assert went_out.kind == DIVERGED or went_out.taken.unplaced >= 2
+    assert "taken out" in describe(went_out)
+
+
+def describe(went_out) -> str:
+    return description(went_out, "staging") + "\n" + reported(went_out)
 
 
 def test_a_rollback_through_a_shallow_clone_lists_only_what_was_taken_out(flow, tmp_path):
