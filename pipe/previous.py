@@ -91,9 +91,7 @@ def find_previous(
             )
             answer = get(timeout=left, params=query, body_limit=LIST_BODY_LIMIT, secrets=secrets)
             items, listed, more = read_page(answer, offset, timeout, deadline, secrets)
-        except LookupFailed as failed:
-            if best:  # the newest of the pages read: better than none
-                return best
+        except LookupFailed as failed:  # a change found before is not proven the newest
             failed.key_accepted = failed.key_accepted or page > 1  # the pages before took it
             raise
         # On from where the page ended: Alert24 may list fewer than asked for.
@@ -109,15 +107,18 @@ def find_previous(
                 looked_at,
             )
         if not more or (found is not None and newest_first(items)):
-            break
-    if best is None and more:
-        raise LookupFailed(
-            f"None of Alert24's latest {offset} changes is an earlier deployment of "
-            f"{mine.deployed()}, and the look-up reads no further: {WITHOUT}. Set "
-            "PREVIOUS_COMMIT to the commit deployed before to list them.",
-            key_accepted=True,
-        )
-    return best
+            return best  # nothing left, or all that is left is older
+    # More changes than the look-up reads, and none of those it read proven the newest.
+    if best is None:
+        why = f"None of Alert24's latest {offset} changes is an earlier deployment of "
+        why += f"{mine.deployed()}, and the look-up reads no further"
+    else:
+        why = "Alert24 lists its changes in no order the look-up can rely on, and more than "
+        why += f"the {offset} it read: the previous deployment may be among the rest"
+    raise LookupFailed(
+        f"{why}: {WITHOUT}. Set PREVIOUS_COMMIT to the commit deployed before to list them.",
+        key_accepted=True,
+    )
 
 
 def read_page(
@@ -153,11 +154,11 @@ def read_page(
             f"{request_id}: {WITHOUT}.",
             answer.status,
         )
-    more = len(data) > 0 and (
-        meta["has_more"] is True
-        if "has_more" in meta
-        else isinstance(meta.get("total"), int) and meta["total"] > offset + len(data)
-    )
+    # More follow if has_more or total says so; a full page that says neither may have more.
+    says = [meta["has_more"] is True] if "has_more" in meta else []
+    if isinstance(meta.get("total"), int):
+        says.append(meta["total"] > offset + len(data))
+    more = len(data) > 0 and (any(says) if says else len(data) >= PAGE)
     return [item for item in data if isinstance(item, dict)], len(data), more
 
 

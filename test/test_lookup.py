@@ -275,3 +275,41 @@ def test_a_dry_run_whose_look_up_got_a_page_of_html_did_not_check_the_key(env, s
     run = run_pipe(deploy(env, repo, shas[31], DRY_RUN="true"))
     assert "not of the documented shape" in run.output, run.output
     assert last_line(run) == f"{DRY_RUN_DONE} {KEY_NOT_CHECKED}"
+
+
+def at(day: int) -> str:
+    return f"2026-01-{day:02d}T00:00:00.000Z"
+
+
+def test_a_list_oldest_first_with_more_than_was_read_names_no_previous_deployment(
+    env, server, linear
+):
+    repo, shas = linear
+    old = previous(shas[10], created_at=at(1))
+    rest = [{**previous(shas[10], pipeline_url=ELSEWHERE), "created_at": at(2)}] * 99
+    filler = [{**previous(shas[10], pipeline_url=ELSEWHERE), "created_at": at(3)}] * 100
+    server.script_lists(page_of([old, *rest], has_more=True), *[page_of(filler, has_more=True)] * 2)
+    run = run_pipe(deploy(env, repo, shas[35]))
+    assert "description" not in posted(server), run.output  # c10 may not be the last one
+    assert "the previous deployment may be among the rest" in run.output
+
+
+def test_a_page_that_fails_after_one_in_no_order_names_no_previous_deployment(env, server, linear):
+    repo, shas = linear
+    found = previous(shas[20], created_at=at(1))
+    newer = [{**previous(shas[20], pipeline_url=ELSEWHERE), "created_at": at(5)}] * 99
+    failure = alert24_error(500, "server_error", "Unexpected error")
+    server.script_lists(page_of([found, *newer], has_more=True), failure)
+    run = run_pipe(deploy(env, repo, shas[35]))
+    assert "description" not in posted(server), run.output
+    assert "Could not list Alert24's changes: HTTP 500" in run.output
+
+
+def test_a_full_page_without_meta_is_read_on(env, server, linear):
+    repo, shas = linear
+    hundred = [previous(shas[30], pipeline_url=ELSEWHERE)] * 100
+    last = page_of([previous(shas[30])], has_more=False)
+    server.script_lists(respond(200, json.dumps({"data": hundred})), last)
+    run = run_pipe(deploy(env, repo, shas[35]))
+    assert len(server.listed) == 2, run.output
+    assert f"5 commits since {shas[30][:8]}" in run.stdout
