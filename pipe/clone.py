@@ -54,7 +54,9 @@ class Checkout(NamedTuple):
 
     @property
     def author(self) -> str:
-        return f"{self.author_name} <{self.author_email}>"
+        return (
+            f"{self.author_name} <{self.author_email}>" if self.author_email else self.author_name
+        )
 
 
 class Commit(NamedTuple):
@@ -68,8 +70,8 @@ class Commit(NamedTuple):
 
     @property
     def subject(self) -> str:
-        """The first line that is not blank, as `git log --oneline` shows a one-line subject."""
-        return next((line.strip() for line in self.message.splitlines() if line.strip()), "")
+        """The first paragraph on one line, as `git log --oneline` shows it."""
+        return " ".join(self.message.strip().split("\n\n", 1)[0].split())
 
 
 class Clone:

@@ -2,8 +2,9 @@
 
 A key is `<project key>-<issue number>`, e.g. `PAY-123`: a capital letter, then capitals or
 digits, a hyphen, and a number not starting with 0 (not `PAY-01`), standing alone (not
-`fooPAY-1`, `PAY-1x` or `2PAY-1`). Project keys with underscores, which Jira may allow, are found
-only when JIRA_PROJECT_KEYS names them: `MAX_RETRIES-1` is far likelier a constant than an issue.
+`fooPAY-1`, `PAY-1x` or `2PAY-1`; an underscore may follow, as in `PAY-1_card_form`). Project
+keys with underscores, which Jira may allow, are found only when JIRA_PROJECT_KEYS names them:
+`MAX_RETRIES-1` is far likelier a constant than an issue.
 
 The pattern alone cannot tell `PAY-123` from `UTF-8`, so words far more often something else are
 left out (NOT_PROJECTS; `X-509` and `KOI8-R` never match: one letter, or no number):
@@ -25,8 +26,10 @@ from collections.abc import Iterable, Sequence
 
 MOST = 20  # keys tagged on one change
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")  # Jira's widest rule for a project key
-# A word boundary either side: not inside `fooPAY-1`, `ÄPAY-1` or `PAY-1x` (Unicode-aware).
-KEY = re.compile(r"\b[A-Z][A-Z0-9]+-[1-9][0-9]*\b")
+# Standing alone: not inside `fooPAY-1`, `ÄPAY-1` or `PAY-1x` (Unicode-aware); but an underscore
+# may follow, as in branches (`PAY-1_card_form`). One before is a constant's (`MAX_RETRIES-1`).
+ALONE = r"\b{}-[1-9][0-9]*(?![^\W_])"
+KEY = re.compile(ALONE.format("[A-Z][A-Z0-9]+"))
 NOT_PROJECTS = frozenset(  # as the docstring lists them
     "UTF UCS ISO LATIN WINDOWS CP IBM GB SHA SHA3 MD CRC ADLER FNV RIPEMD AES RSA"  # noqa: SIM905
     " RFC IEC IEEE ECMA ES ANSI PEP JSR FIPS NIST CVE CWE GHSA HTTP TLS SSL UTC GMT X86".split()
@@ -54,9 +57,9 @@ def issue_keys(
     projects, those projects' keys only; without, any key but the NOT_PROJECTS."""
     in_text = in_branch = KEY
     if projects:
-        in_text = re.compile(rf"\b(?:{'|'.join(map(re.escape, projects))})-[1-9][0-9]*\b")
+        in_text = re.compile(ALONE.format(f"(?:{'|'.join(map(re.escape, projects))})"))
         in_branch = re.compile(in_text.pattern, re.IGNORECASE)  # branches are often in lower case
     texts = [(branch or "", in_branch), *((message, in_text) for message in messages)]
     found = (m.group().upper() for text, pattern in texts for m in pattern.finditer(text))
-    keys = [key for key in found if projects or key.split("-")[0] not in NOT_PROJECTS]
+    keys = [k for k in found if k.isascii() and (projects or k.split("-")[0] not in NOT_PROJECTS)]
     return list(dict.fromkeys(keys))[:MOST]

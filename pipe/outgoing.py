@@ -127,7 +127,8 @@ def description(
     """The part of the description that says what went out, under a heading of its own."""
     p8, c8 = went_out.previous[:8], went_out.current[:8]
     if went_out.kind == REDEPLOY:
-        return f"Redeployed: {c8} was already the commit deployed to {environment}."
+        done = "The failed redeploy" if failed else "Redeployed"
+        return f"{done}: {c8} was already the commit deployed to {environment}."
     if went_out.kind == MISSING:
         return (
             f"The previous deployment to {environment} was {p8}, which this clone does not hold "

@@ -395,7 +395,7 @@ class TrackDeployment(Pipe):
         # Readable Unicode, but commit messages and authors may hold control characters too.
         body = "\n".join(
             self.secrets.shown(line, limit=100_000)
-            for line in json.dumps(request.body, ensure_ascii=False, indent=2).splitlines()
+            for line in json.dumps(request.body, ensure_ascii=False, indent=2).split("\n")
         )
         say(f"POST {self.secrets.shown(without_password(request.url))}\n{lines}\n\n{body}")
         verdict = ""

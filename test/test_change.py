@@ -193,3 +193,9 @@ def test_only_the_keys_of_the_projects_listed_are_tagged():
         {"JIRA_PROJECT_KEYS": ["SHOP"]}, BUILD, None, went_out("PAY-12 SHOP-3 OPS-1")
     )
     assert body["tags"] == ["bitbucket", "SHOP-3"]
+
+
+def test_an_author_without_an_email_is_named_alone():
+    context = BitbucketContext(repo_slug="shop", commit="a" * 40, build_number="1")
+    checkout = Checkout("a" * 40, None, "Ann", "", "Ship it")
+    assert build_change({}, context, checkout)["changed_by"] == "Ann"

@@ -98,3 +98,16 @@ def test_keys_are_unique_at_most_twenty_and_found_in_the_text(branch, messages, 
     for key in keys:
         project = key.rsplit("-", 1)[0]
         assert project in listed if listed else project not in jira.NOT_PROJECTS
+
+
+def test_a_key_followed_by_an_underscore_in_a_branch_is_found():
+    assert jira.issue_keys("feature/PAY-123_card_form", []) == ["PAY-123"]
+    assert jira.issue_keys("feature/pay-6_x", [], ["PAY"]) == ["PAY-6"]
+
+
+def test_a_constant_with_an_underscore_before_its_number_is_still_not_a_key():
+    assert jira.issue_keys(None, ["raise MAX_RETRIES-1 to 4"]) == []
+
+
+def test_only_ascii_letters_make_a_key_even_in_a_branch_of_any_case():
+    assert jira.issue_keys("feature/\u212aey-1", [], ["KEY"]) == []  # the Kelvin sign is no K

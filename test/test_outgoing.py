@@ -226,3 +226,15 @@ def test_commits_of_p_that_could_not_be_placed_are_said_after_what_went_out():
     fields = outgoing.receipt_fields(unsure)
     assert fields["commits_taken_out"] == []
     assert fields["commits_taken_out_complete"] is False
+
+
+def test_a_subject_is_its_first_paragraph_on_one_line_as_git_log_oneline_shows_it():
+    two_lines = Commit("a" * 40, 0, "Ann Lee", "line one\nline two\n\nbody")
+    assert two_lines.subject == "line one line two"
+
+
+def test_a_failed_redeploy_says_it_failed_in_its_description():
+    again = WentOut(REDEPLOY, C, C)
+    assert outgoing.description(again, "staging", failed=True) == (
+        "The failed redeploy: 1a2b3c4d was already the commit deployed to staging."
+    )
