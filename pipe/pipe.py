@@ -7,6 +7,7 @@ modules beside this one; only this file turns their errors into the toolkit's fa
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -24,10 +25,12 @@ class StopSignals:
     def stop(cls, signum: int, frame: object) -> None:
         cls.decided()  # one stop is enough: a second must not replace its words
         cls.by = signal.Signals(signum).name
-        if not cls.running:
+        if not cls.running:  # nothing sent yet: end at once (an import's callback swallows raises)
             words = "while the pipe was starting: the change was not recorded."
-            print(f"✖ Stopped by {cls.by} {words}", flush=True)
-            raise SystemExit(1)
+            try:
+                print(f"✖ Stopped by {cls.by} {words}", flush=True)
+            finally:
+                os._exit(1)
         raise Stopped()
 
     @staticmethod
@@ -44,7 +47,6 @@ for signum in STOPS:
 # ruff: noqa: E402 (the imports come after the signal handlers on purpose)
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -255,13 +257,11 @@ class TrackDeployment(Pipe):
             smaller=cut_hard,
             sleep=self.sleep,
         )
-        # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not.
+        # After a 2xx, whatever comes next, the change is in Alert24, and nothing may say not:
+        # a stop now would only cut the ✔ line or the receipt short.
+        StopSignals.decided()
         try:
             self.report(delivery, went_out)
-        except Stopped:
-            raise Stopped(
-                f"after the change was recorded in Alert24 ({recorded(delivery)})"
-            ) from None
         except Exception as error:
             logging.getLogger("alert24").debug("Unexpected error", exc_info=True)
             self.log_warning(
@@ -551,9 +551,10 @@ def give_up(message: str, fail_on_error: bool) -> None:
         sys.exit(0)
     try:
         fail(message, do_exit=False)
-        sys.stdout.flush()  # the toolkit does not: a closed stdout must fail here, not at exit
+        if sys.stdout:  # None when the step closed it before the pipe began
+            sys.stdout.flush()  # the toolkit does not: a closed stdout must fail here, not at exit
     except OSError:  # stdout is closed: the exit code still says it
-        quiet_stdout()
+        quiet(sys.stdout)
     sys.exit(1)
 
 
@@ -565,18 +566,29 @@ def say(text: str, *, done: bool = False) -> None:
         else:
             print(text, flush=True)
     except OSError:
-        quiet_stdout()
+        quiet(sys.stdout)
 
 
-def quiet_stdout() -> None:
-    """After a write to a closed stdout, point it at /dev/null: Python's own flush at exit would
-    otherwise print an error and change the exit code."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+def quiet(stream: object) -> None:
+    """After a write to a closed or full stream, point it at /dev/null: Python's own flush at
+    exit would otherwise print an error and make the exit code 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # no such stream, or no file under it
+        pass
 
 
 if __name__ == "__main__":
     logging.raiseExceptions = False  # a closed stderr must not turn a log line into a traceback
-    main()
+    try:
+        main()
+    finally:  # the log lines a full or closed stderr could not take must not change the exit code
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream:
+                    stream.flush()
+            except (OSError, ValueError):
+                quiet(stream)
     sys.exit(0)

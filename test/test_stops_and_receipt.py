@@ -7,13 +7,15 @@ import json
 import os
 import resource
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from alert24_server import hang
-from conftest import assert_no_secret, start_pipe
+from conftest import PIPE, ROOT, assert_no_secret, process_env, start_pipe
 
 RECEIPT = "alert24-change.json"
 
@@ -121,3 +123,37 @@ def test_a_receipt_is_replaced_whole_by_the_next_one(env, server):
         process.communicate(timeout=30)
     assert json.loads(previous.read_text())["change_id"] == "chg_0001"
     assert os.listdir(previous.parent) == [RECEIPT]
+
+
+# Streams that cannot be written ------------------------------------------------------------------
+
+
+def run_with_streams(env: dict[str, str], **streams: object) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PIPE)],
+        env=process_env(env, ROOT),
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        **streams,
+    )
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["recorded", "refused"])
+def test_a_full_stderr_leaves_the_exit_code_to_the_outcome(refused, env, server):
+    key = {"ALERT24_API_KEY": "ak_live_" + "x" * 32} if refused else {}
+    with open(os.devnull, "w") as null, open("/dev/full", "w") as full:
+        done = run_with_streams({**env, **key}, stdout=null, stderr=full)
+    assert done.returncode == (1 if refused else 0)
+
+
+def test_a_stdout_closed_from_the_start_leaves_no_traceback_on_a_failure(env, server):
+    done = run_with_streams(
+        {**env, "TIMEOUT": "abc"},
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),  # as `>&-` leaves it
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
