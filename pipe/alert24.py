@@ -72,6 +72,7 @@ class ChangeRequest(NamedTuple):
     api_key: str
     body: dict[str, Any]
     user_agent: str = "alert24-track-deployment"
+    secrets: Secrets | None = None  # the run's; else those of the key and the URL alone
 
     def __repr__(self) -> str:  # never the key, wherever a request ends up printed
         return f"ChangeRequest(url={without_password(self.url)!r}, body={self.body!r})"
@@ -157,7 +158,7 @@ def deliver(
     """POST the change, retrying connection errors, timeouts, 429 and 5xx up to max_retries;
     after a 413, once more (beyond max_retries) with the body `smaller` makes of it. Raises
     DeliveryFailed, or Stopped in words that say what became of the change."""
-    secrets = secrets_for(request.api_key, request.url)
+    secrets = request.secrets or secrets_for(request.api_key, request.url)
     body, attempts, maybe_recorded, answer, attempt = request.body, max_retries + 1, False, None, 0
     post = partial(exchange, "POST", request.url, api_key=request.api_key, secrets=secrets)
     try:

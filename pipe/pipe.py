@@ -246,7 +246,7 @@ class TrackDeployment(Pipe):
         body = build_change(variables, context, checkout, went_out)
         self.say_where(body)
         url = changes_url(variables["ALERT24_BASE_URL"])
-        request = ChangeRequest(url, self.key, body, self.agent)
+        request = ChangeRequest(url, self.key, body, self.agent, self.secrets)
         if variables["DRY_RUN"]:
             self.show(request)
             return
@@ -329,8 +329,9 @@ class TrackDeployment(Pipe):
         url, timeout = self.get_variable("ALERT24_BASE_URL"), self.get_variable("TIMEOUT")
         try:
             found = find_previous(
-                url, ours, api_key=self.key, user_agent=self.agent, timeout=timeout
-            )
+                url, ours, api_key=self.key, user_agent=self.agent, timeout=timeout,
+                secrets=self.secrets,
+            )  # fmt: skip
         except LookupFailed as why:
             self.key_accepted = why.key_accepted
             if why.key_refused:
@@ -549,10 +550,8 @@ def give_up(message: str, fail_on_error: bool) -> None:
     if not fail_on_error:
         logging.getLogger().warning(f"{message}\nFAIL_ON_ERROR is false: the step carries on.")
         sys.exit(0)
-    try:
+    try:  # a long line is written at once; the rest at exit, where a failure is also quieted
         fail(message, do_exit=False)
-        if sys.stdout:  # None when the step closed it before the pipe began
-            sys.stdout.flush()  # the toolkit does not: a closed stdout must fail here, not at exit
     except OSError:  # stdout is closed: the exit code still says it
         quiet(sys.stdout)
     sys.exit(1)

@@ -64,12 +64,18 @@ class LookupFailed(Exception):
         self.key_accepted = key_accepted  # a 2xx of a page of another shape proves nothing
 
 
-def find_previous(
-    base_url: str, mine: Mine, *, api_key: str, user_agent: str, timeout: float
+def find_previous(  # noqa: PLR0913 (exchange's shape, and the run's secrets)
+    base_url: str,
+    mine: Mine,
+    *,
+    api_key: str,
+    user_agent: str,
+    timeout: float,
+    secrets: Secrets | None = None,
 ) -> Previous | None:
     """The newest change that is this repository's last deployment here, or None."""
     url = alert24.changes_url(base_url, mine.service_id)
-    shown, secrets = printable(without_password(url)), secrets_for(api_key, url)
+    shown, secrets = printable(without_password(url)), secrets or secrets_for(api_key, url)
     get = partial(alert24.exchange, "GET", url, api_key=api_key, user_agent=user_agent)
     params = {"limit": str(PAGE), "environment": mine.environment}
     params |= {"source": mine.source} if mine.source else {}
